@@ -1,0 +1,1 @@
+"""Work pools and their base job templates."""

@@ -1,0 +1,36 @@
+"""train-all: validate the dataset once, then train the three model families concurrently."""
+
+from __future__ import annotations
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.neural_net import train_neural_net
+from flows.random_forest import train_random_forest
+from flows.xgboost import train_xgboost
+from tasks.load import load_dataset
+from tasks.split import split_dataset
+from tasks.validate import validate_dataset
+from trainyard.params import ModelType, TrainAllParams
+from trainyard.refs import TrainingOutcome
+
+FLOWS = {
+    ModelType.RANDOM_FOREST: train_random_forest,
+    ModelType.XGBOOST: train_xgboost,
+    ModelType.NEURAL_NET: train_neural_net,
+}
+
+
+@task(name="train-model", cache_policy=NO_CACHE, persist_result=False)
+def train_model(model_type: ModelType, params: TrainAllParams) -> TrainingOutcome:
+    """Run one family's flow as a child flow run (a sub-job of this run)."""
+    return FLOWS[model_type](params.for_model(model_type))
+
+
+@flow(name="train-all", task_runner=ThreadPoolTaskRunner(max_workers=3))
+def train_all(params: TrainAllParams = TrainAllParams()) -> dict[str, TrainingOutcome]:
+    """Train every model family on one dataset; the children reuse the cached load/validate/split."""
+    split_dataset(validate_dataset(load_dataset(params.dataset)), params.test_split, params.random_state)
+    futures = {model_type: train_model.submit(model_type, params) for model_type in FLOWS}
+    return {str(model_type): future.result() for model_type, future in futures.items()}

@@ -1,0 +1,1 @@
+"""Prefect tasks: one small module per pipeline step."""

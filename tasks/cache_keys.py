@@ -1,0 +1,37 @@
+"""Cache keys built from the dataset's sha256 and the step's parameters, never from DataFrames."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from prefect.context import TaskRunContext
+
+from trainyard.dataset_files import file_sha256, resolve_dataset_path
+from trainyard.errors import DatasetError
+from trainyard.settings import get_settings
+
+STAGE_FORMAT = "1"  # bump when what a step stages changes shape
+
+
+def _key(*parts: object) -> str:
+    return hashlib.sha256("|".join(map(str, (STAGE_FORMAT, *parts))).encode()).hexdigest()
+
+
+def load_key(_ctx: TaskRunContext, params: dict[str, Any]) -> str | None:
+    settings = get_settings()
+    try:
+        path = resolve_dataset_path(params["dataset"], settings.data_roots, settings.max_dataset_bytes)
+    except DatasetError:
+        return None  # no caching: the task itself raises the clear error
+    return _key("load", path, file_sha256(path))
+
+
+def validate_key(_ctx: TaskRunContext, params: dict[str, Any]) -> str:
+    dataset = params["dataset"]
+    return _key("validate", dataset.kind, dataset.path, dataset.sha256)
+
+
+def split_key(_ctx: TaskRunContext, params: dict[str, Any]) -> str:
+    dataset = params["validated"].dataset
+    return _key("split", dataset.path, dataset.sha256, params["test_split"], params["random_state"])

@@ -1,0 +1,119 @@
+"""Persist step: write the model atomically (no pickle), register it with lineage, publish artifacts."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from tasks.fitting import FittedModel
+from trainyard.errors import RegistryError
+from trainyard.lineage import code_version, library_versions
+from trainyard.model_store import save_model
+from trainyard.params import ModelType
+from trainyard.refs import Metrics, RunRecord, SplitRef, TrainingOutcome
+from trainyard.registry.models import ModelVersionRecord
+from trainyard.registry.runs import complete_run
+from trainyard.settings import get_settings
+from trainyard.states import RunStatus
+
+
+@task(name="persist-model", cache_policy=NO_CACHE, persist_result=False)
+def persist_model(
+    record: RunRecord, model_type: ModelType, model: FittedModel, metrics: Metrics, split: SplitRef
+) -> TrainingOutcome:
+    """Save the model directory, then record it and the run's results in one registry transaction."""
+    destination = get_settings().models_dir / str(model_type) / record.model_version
+    dataset = split.dataset
+    lineage = {
+        "dataset": {"path": dataset.path, "sha256": dataset.sha256, "rows": dataset.rows},
+        "training_run_id": record.training_run_id,
+        "flow_run_id": record.flow_run_id,
+        "model_version": record.model_version,
+        "features": split.features,
+        "target": split.target,
+        "hyperparameters": model.hyperparameters,
+        "random_state": split.random_state,
+        "device": model.device,
+        "library_versions": library_versions(),
+        "code_version": code_version(),
+        "created_at": datetime.now(UTC).isoformat(),
+    }
+    path, sha256 = save_model(model.pipeline, model_type, destination, {**lineage, "metrics": metrics.model_dump()})
+    size = sum(f.stat().st_size for f in path.iterdir())
+    version = ModelVersionRecord(model_type=str(model_type), version=record.model_version, path=str(path),
+                                 sha256=sha256, size_bytes=size)  # fmt: skip
+    try:
+        complete_run(
+            record.flow_run_id,
+            version,
+            status=RunStatus.COMPLETED,
+            prefect_state="Completed",
+            completed_at=datetime.now(UTC),
+            dataset_path=dataset.path,
+            dataset_sha256=dataset.sha256,
+            total_samples=split.train_rows + split.test_rows,
+            train_samples=split.train_rows,
+            test_samples=split.test_rows,
+            test_split=split.test_split,
+            random_state=split.random_state,
+            hyperparameters=model.hyperparameters,
+            features_used=split.features,
+            accuracy=metrics.accuracy,
+            precision=metrics.precision,
+            recall=metrics.recall,
+            f1_score=metrics.f1_score,
+            metrics=metrics.model_dump(exclude={"per_class", "cv"}),
+            per_class_metrics=metrics.per_class,
+            cv_metrics=metrics.cv,
+            training_duration_seconds=round(model.fit_seconds, 4),
+            model_path=str(path),
+            model_sha256=sha256,
+            device=model.device,
+            library_versions=library_versions(),
+            code_version=code_version(),
+            error_message=None,
+        )
+    except RegistryError:
+        shutil.rmtree(path, ignore_errors=True)  # never leave an unregistered model behind
+        raise
+    _publish_artifacts(model_type, record, metrics, path)
+    get_run_logger().info("saved %s %s to %s (sha256 %s)", model_type, record.model_version, path, sha256[:12])
+    return TrainingOutcome(
+        training_run_id=record.training_run_id,
+        flow_run_id=record.flow_run_id,
+        model_type=str(model_type),
+        model_version=record.model_version,
+        model_path=str(path),
+        model_sha256=sha256,
+        device=model.device,
+        training_duration_seconds=model.fit_seconds,
+        metrics=metrics,
+    )
+
+
+def _publish_artifacts(model_type: ModelType, record: RunRecord, metrics: Metrics, path: Path) -> None:
+    rows = [{"class": label, **values} for label, values in metrics.per_class.items()]
+    create_table_artifact(rows, key=f"{model_type}-per-class-metrics", description="Per-class hold-out metrics")
+    auc = "n/a" if metrics.roc_auc is None else f"{metrics.roc_auc:.4f}"
+    lines = [
+        f"# {model_type} {record.model_version}",
+        "| metric | value |",
+        "|---|---|",
+        f"| accuracy | {metrics.accuracy:.4f} |",
+        f"| precision (weighted) | {metrics.precision:.4f} |",
+        f"| recall (weighted) | {metrics.recall:.4f} |",
+        f"| F1 (weighted) | {metrics.f1_score:.4f} |",
+        f"| F1 (macro) | {metrics.f1_macro:.4f} |",
+        f"| ROC-AUC | {auc} |",
+        "",
+        f"Model: `{path}`",
+    ]
+    if metrics.cv:
+        lines += ["", "| CV metric | mean | std |", "|---|---|---|"]
+        lines += [f"| {name} | {v['mean']:.4f} | {v['std']:.4f} |" for name, v in metrics.cv.items()]
+    create_markdown_artifact("\n".join(lines), key=f"{model_type}-summary", description="Training summary")

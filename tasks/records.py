@@ -1,0 +1,66 @@
+"""The run's registry row: written by the first task, finished by persist or by the state hooks."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from tasks.retry import retry_unless_deterministic
+from trainyard.errors import DuplicateVersionError
+from trainyard.params import ModelType, TrainingParams
+from trainyard.refs import RunRecord
+from trainyard.registry.runs import RunStart, ensure_run, set_outcome, update_run, version_taken
+from trainyard.states import RunStatus
+
+
+@task(
+    name="start-run-record",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+    retries=2,
+    retry_delay_seconds=1,
+    retry_condition_fn=retry_unless_deterministic,
+)
+def start_run_record(model_type: ModelType, params: TrainingParams) -> RunRecord:
+    """Create (or adopt the API's) registry row for this flow run and fix its model version."""
+    run_id = flow_run.get_id() or str(uuid.uuid4())
+    stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
+    run = ensure_run(
+        RunStart(
+            flow_run_id=run_id,
+            model_type=str(model_type),
+            parameters=params.model_dump(mode="json"),
+            parent_flow_run_id=flow_run.get_parent_flow_run_id(),
+            model_version=params.model_version,
+            trained_by_username=params.trained_by,
+            notes=params.notes,
+        ),
+        started=True,
+    )
+    version = run.model_version or f"v{stamp}-{run_id[:8]}"
+    if run.model_version is None:
+        update_run(run_id, model_version=version)
+    if version_taken(str(model_type), version):
+        raise DuplicateVersionError(f"model version {version!r} already exists for {model_type}; pick another")
+    get_run_logger().info("training run %d, %s version %s", run.id, model_type, version)
+    return RunRecord(training_run_id=run.id, flow_run_id=run_id, model_version=version)
+
+
+def record_final_state(_flow: Any, run: Any, state: Any) -> None:
+    """Flow state hook: copy a failed, crashed or cancelled outcome and its message to the registry."""
+    status = {"FAILED": RunStatus.FAILED, "CRASHED": RunStatus.FAILED, "CANCELLED": RunStatus.CANCELLED,
+              "CANCELLING": RunStatus.CANCELLED}.get(state.type.value)  # fmt: skip
+    if status is not None:
+        set_outcome(str(run.id), status, state.name, state.message)
+
+
+STATE_HOOKS: dict[str, list[Any]] = {
+    "on_failure": [record_final_state],
+    "on_crashed": [record_final_state],
+    "on_cancellation": [record_final_state],
+}

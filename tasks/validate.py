@@ -1,0 +1,69 @@
+"""Validate step: the dataset's pandera schema, lazily, with errors that name columns and rows."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandera.pandas as pa
+from prefect import get_run_logger, task
+
+from tasks.cache_keys import validate_key
+from tasks.schemas import SCHEMAS
+from tasks.stage import read_stage, stage_path, write_stage
+from trainyard.datasets import SPECS
+from trainyard.errors import SchemaValidationError
+from trainyard.refs import DatasetRef, ValidatedDataset
+
+MAX_ROWS_SHOWN = 5
+
+
+@task(name="validate-dataset", cache_key_fn=validate_key, persist_result=True, result_serializer="json")
+def validate_dataset(dataset: DatasetRef) -> ValidatedDataset:
+    """Check types, ranges, allowed values and columns; refuse empty or single-class data."""
+    spec = SPECS[dataset.kind]
+    frame = read_stage(dataset.staged)
+    name = dataset.path.rsplit("/", 1)[-1]
+    if frame.empty:
+        raise SchemaValidationError(f"dataset {name!r} has a header but 0 rows")
+    try:
+        valid = SCHEMAS[dataset.kind].validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        failures = describe_failures(exc.failure_cases)
+        lines = "\n".join(f"  - {line}" for line in failures)
+        raise SchemaValidationError(
+            f"dataset {name!r} does not match the {dataset.kind} schema "
+            f"({len(failures)} problem(s); rows are 0-based data rows):\n{lines}",
+            failures=[{"message": line} for line in failures],
+        ) from None
+    counts = valid[spec.target].astype(str).value_counts()
+    if len(counts) < 2:
+        raise SchemaValidationError(
+            f"dataset {name!r}: column {spec.target!r} has a single class "
+            f"({counts.index[0]!r}); a classifier needs at least two"
+        )
+    staged = write_stage(valid, stage_path(dataset.sha256, "validated"))
+    get_run_logger().info("%s passed the %s schema: %d rows, classes %s", name, dataset.kind, len(valid),
+                          counts.to_dict())  # fmt: skip
+    return ValidatedDataset(dataset=dataset, staged=staged, rows=len(valid), class_counts=counts.to_dict())
+
+
+def describe_failures(cases: pd.DataFrame) -> list[str]:
+    """One line per (column, check): what failed, at which rows, with which values."""
+    lines: list[str] = []
+    coerce_failed = set(cases.loc[cases["check"].astype(str).str.startswith("coerce_dtype"), "column"])
+    for (column, check), group in cases.groupby(["column", "check"], sort=False, dropna=False):
+        check = str(check)
+        if check == "column_in_dataframe":
+            lines.append(f"missing column {group['failure_case'].iloc[0]!r}")
+        elif check == "column_in_schema":
+            lines.append(f"unexpected column {group['failure_case'].iloc[0]!r} (not in the schema)")
+        elif column in coerce_failed and not check.startswith("coerce_dtype"):
+            continue  # the type error already explains these rows
+        else:
+            rows = group["index"].dropna()
+            shown = ", ".join(
+                f"{int(i)} ({v!r})" for i, v in zip(rows[:MAX_ROWS_SHOWN], group["failure_case"], strict=False)
+            )
+            more = f" and {len(rows) - MAX_ROWS_SHOWN} more" if len(rows) > MAX_ROWS_SHOWN else ""
+            where = f" at rows {shown}{more}" if len(rows) else ""
+            lines.append(f"column {column!r}: check {check} failed{where}")
+    return lines

@@ -1,0 +1,134 @@
+"""Flows run in this process against a real Prefect server; models are written, reloaded, used."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterParentFlowRunId
+from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.sorting import FlowRunSort, TaskRunSort
+
+from flows.neural_net import train_neural_net
+from flows.random_forest import train_random_forest
+from flows.train_all import train_all
+from flows.xgboost import train_xgboost
+from trainyard.dataset_files import file_sha256
+from trainyard.model_store import load_model
+from trainyard.params import (
+    ModelType,
+    NeuralNetParams,
+    RandomForestParams,
+    TrainAllParams,
+    XGBoostParams,
+)
+from trainyard.registry.runs import get_model_version, get_run
+from trainyard.settings import get_settings
+
+pytestmark = pytest.mark.integration
+
+FAST = {
+    ModelType.RANDOM_FOREST: (train_random_forest, RandomForestParams, {"n_estimators": 20}),
+    ModelType.XGBOOST: (train_xgboost, XGBoostParams, {"n_estimators": 20}),
+    ModelType.NEURAL_NET: (train_neural_net, NeuralNetParams, {"epochs": 3}),
+}
+DATASETS = {"future_skills_dataset_noisy.csv": "future_need_level", "churn.csv": "churn"}
+
+
+def _task_states(flow_run_id: str) -> dict[str, str]:
+    with get_client(sync_client=True) as client:
+        # Prefect 3.8's sync client sends sort/limit as null unless given, which its server refuses.
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+            sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+            limit=200,
+        )
+    return {run.name.rsplit("-", 1)[0]: run.state.name for run in runs}
+
+
+@pytest.mark.parametrize("dataset", list(DATASETS))
+@pytest.mark.parametrize("model_type", list(ModelType))
+def test_each_flow_trains_each_dataset(prefect_api: str, model_type: ModelType, dataset: str) -> None:
+    flow, params_type, hyper = FAST[model_type]
+    outcome = flow(params_type(dataset=dataset, hyperparameters=hyper, use_cv=True, cv_folds=2))
+
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(outcome.flow_run_id).state.type == StateType.COMPLETED
+    path = Path(outcome.model_path)
+    assert path.parent.parent == get_settings().models_dir and (path / "manifest.json").is_file()
+    model = load_model(path)
+    frame = pd.read_csv(get_settings().data_roots[0] / dataset).head(50)
+    predictions = model.predict(frame.drop(columns=[DATASETS[dataset]]))
+    assert len(predictions) == 50 and set(predictions) <= set(frame[DATASETS[dataset]].unique())
+
+    run = get_run(outcome.flow_run_id)
+    assert run is not None and run.status == "COMPLETED" and run.model_path == str(path)
+    assert run.dataset_sha256 == file_sha256(get_settings().data_roots[0] / dataset)
+    assert run.total_samples == len(pd.read_csv(get_settings().data_roots[0] / dataset))
+    assert run.library_versions["scikit-learn"] != "not installed" and run.code_version and run.device == "cpu"
+    full = pd.read_csv(get_settings().data_roots[0] / dataset)
+    assert set(run.per_class_metrics) == {str(v) for v in full[DATASETS[dataset]].unique()}
+    assert run.cv_metrics is not None and 0 < run.cv_metrics["accuracy"]["mean"] <= 1
+    version = get_model_version(str(model_type), outcome.model_version)
+    assert version is not None and version.sha256 == outcome.model_sha256 and version.training_run_id == run.id
+
+
+def test_rerun_serves_load_validate_split_from_cache(prefect_api: str) -> None:
+    params = RandomForestParams(dataset="future_skills_dataset.csv", hyperparameters={"n_estimators": 5})
+    first = train_random_forest(params)
+    second = train_random_forest(params)
+    assert first.model_version != second.model_version  # every run is a new version
+    states = _task_states(second.flow_run_id)
+    assert {states[step] for step in ("load-dataset", "validate-dataset", "split-dataset")} == {"Cached"}
+    assert states["fit-random-forest"] == "Completed"
+
+
+def test_bad_dataset_fails_and_keeps_record_and_message(prefect_api: str, sandbox: Path) -> None:
+    frame = pd.read_csv(sandbox / "data" / "future_skills_dataset.csv").drop(columns=["trend_score"])
+    frame.to_csv(sandbox / "data" / "no_trend.csv", index=False)
+    state = train_random_forest(RandomForestParams(dataset="no_trend.csv"), return_state=True)
+    assert state.type == StateType.FAILED
+    flow_run_id = str(state.state_details.flow_run_id)
+    run = get_run(flow_run_id)
+    assert run is not None and run.status == "FAILED"
+    assert "missing column 'trend_score'" in (run.error_message or "")
+    assert run.model_path is None and not list(get_settings().models_dir.glob(f"*/{run.model_version}"))
+
+
+def test_train_all_runs_three_child_flows(prefect_api: str) -> None:
+    params = TrainAllParams(
+        dataset="future_skills_dataset_noisy.csv",
+        random_forest={"n_estimators": 10},
+        xgboost={"n_estimators": 10},
+        neural_net={"epochs": 2},
+        model_version="all-v1",
+    )
+    state = train_all(params, return_state=True)
+    assert state.type == StateType.COMPLETED
+    outcomes = state.result()
+    assert set(outcomes) == {str(t) for t in ModelType}
+    parent_id = str(state.state_details.flow_run_id)
+    with get_client(sync_client=True) as client:
+        children = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent_id])),
+            sort=FlowRunSort.START_TIME_ASC,
+            limit=10,
+        )
+    assert len(children) == 3 and all(child.state.type == StateType.COMPLETED for child in children)
+    for model_type, outcome in outcomes.items():
+        run = get_run(outcome.flow_run_id)
+        assert run is not None and run.parent_flow_run_id == parent_id and run.model_version == "all-v1"
+        assert load_model(Path(outcome.model_path)).named_steps["model"] is not None, model_type
+        assert _task_states(outcome.flow_run_id)["load-dataset"] == "Cached"
+
+
+def test_duplicate_model_version_fails_before_training(prefect_api: str) -> None:
+    params = XGBoostParams(dataset="churn.csv", hyperparameters={"n_estimators": 5}, model_version="dup-1")
+    train_xgboost(params)
+    state = train_xgboost(params, return_state=True)
+    assert state.type == StateType.FAILED
+    run = get_run(str(state.state_details.flow_run_id))
+    assert run is not None and "already exists" in (run.error_message or "")
+    assert "fit-xgboost" not in _task_states(run.flow_run_id)

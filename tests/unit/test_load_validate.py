@@ -1,0 +1,113 @@
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tasks.load import load_dataset
+from tasks.split import split_dataset
+from tasks.validate import validate_dataset
+from trainyard import datagen
+from trainyard.errors import DatasetError, SchemaValidationError
+
+
+def _write(sandbox: Path, name: str, frame: pd.DataFrame) -> str:
+    frame.to_csv(sandbox / "data" / name, index=False)
+    return name
+
+
+def _validate(name: str):
+    return validate_dataset.fn(load_dataset.fn(name))
+
+
+def test_good_file_loads_validates_and_splits(sandbox: Path) -> None:
+    validated = _validate("future_skills_dataset.csv")
+    assert validated.rows == 357 and validated.dataset.kind == "future_skills"
+    assert len(validated.dataset.sha256) == 64
+    split = split_dataset.fn(validated, 0.2, 42)
+    assert (split.train_rows, split.test_rows) == (285, 72)
+    again = split_dataset.fn(validated, 0.2, 42)
+    assert pd.read_parquet(again.test).index.equals(pd.read_parquet(split.test).index)
+
+
+def test_parquet_is_accepted(sandbox: Path) -> None:
+    datagen.churn(rows=300, seed=5).to_parquet(sandbox / "data" / "small.parquet", index=False)
+    assert _validate("small.parquet").dataset.kind == "churn"
+
+
+def test_missing_column_is_named(sandbox: Path) -> None:
+    name = _write(sandbox, "missing.csv", datagen.future_skills().drop(columns=["scarcity_index"]))
+    with pytest.raises(SchemaValidationError, match="missing column 'scarcity_index'"):
+        _validate(name)
+
+
+def test_extra_column_is_named(sandbox: Path) -> None:
+    name = _write(sandbox, "extra.csv", datagen.future_skills().assign(shoe_size=42))
+    with pytest.raises(SchemaValidationError, match="unexpected column 'shoe_size'"):
+        _validate(name)
+
+
+def test_wrong_type_names_column_row_and_value(sandbox: Path) -> None:
+    frame = datagen.future_skills().astype({"training_requests": object})
+    frame.loc[7, "training_requests"] = "many"
+    name = _write(sandbox, "wrongtype.csv", frame)
+    with pytest.raises(SchemaValidationError) as info:
+        _validate(name)
+    message = str(info.value)
+    assert "column 'training_requests'" in message and "7 ('many')" in message
+    assert "greater_than" not in message  # the type error is reported once, not echoed per check
+
+
+def test_out_of_range_names_rows(sandbox: Path) -> None:
+    frame = datagen.future_skills()
+    frame.loc[[3, 11], "trend_score"] = [1.7, -0.2]
+    frame.loc[5, "future_need_level"] = "HUGE"
+    name = _write(sandbox, "range.csv", frame)
+    with pytest.raises(SchemaValidationError) as info:
+        _validate(name)
+    message = str(info.value)
+    assert "column 'trend_score'" in message and "3 (1.7)" in message
+    assert "column 'future_need_level'" in message and "5 ('HUGE')" in message
+    assert "11 (-0.2)" in message and "3 problem(s)" in message
+
+
+def test_nan_in_non_nullable_column(sandbox: Path) -> None:
+    frame = datagen.churn(rows=200, seed=2)
+    frame.loc[4, "eqpdays"] = None
+    with pytest.raises(SchemaValidationError, match="column 'eqpdays'"):
+        _validate(_write(sandbox, "nan.csv", frame))
+
+
+def test_header_only_file_has_zero_rows(sandbox: Path) -> None:
+    name = _write(sandbox, "zero.csv", datagen.future_skills().iloc[:0])
+    with pytest.raises(SchemaValidationError, match="0 rows"):
+        _validate(name)
+
+
+def test_single_class_is_refused(sandbox: Path) -> None:
+    frame = datagen.future_skills().assign(future_need_level="HIGH")
+    with pytest.raises(SchemaValidationError, match="single class"):
+        _validate(_write(sandbox, "oneclass.csv", frame))
+
+
+def test_empty_file_is_refused(sandbox: Path) -> None:
+    (sandbox / "data" / "blank.csv").write_text("")
+    with pytest.raises(DatasetError, match="empty file"):
+        load_dataset.fn("blank.csv")
+
+
+def test_unknown_table_is_refused(sandbox: Path) -> None:
+    name = _write(sandbox, "other.csv", pd.DataFrame({"a": [1, 2], "b": [3, 4]}))
+    with pytest.raises(DatasetError, match="none of the known target columns"):
+        load_dataset.fn(name)
+
+
+def test_traversal_is_refused_by_the_load_task(sandbox: Path) -> None:
+    with pytest.raises(DatasetError, match="outside the allowed data roots"):
+        load_dataset.fn("../../etc/passwd.csv")
+
+
+def test_a_class_too_small_to_stratify(sandbox: Path) -> None:
+    frame = datagen.future_skills()
+    frame.loc[0, "future_need_level"] = "LOW"
+    with pytest.raises(DatasetError, match="fewer than 2 rows"):
+        split_dataset.fn(_validate(_write(sandbox, "tiny.csv", frame)), 0.2, 42)

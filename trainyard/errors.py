@@ -1,0 +1,43 @@
+"""Typed domain errors; only the API layer maps them to HTTP status codes."""
+
+from __future__ import annotations
+
+
+class TrainyardError(Exception):
+    """Base class of every error trainyard raises on purpose."""
+
+
+class DatasetError(TrainyardError):
+    """A dataset could not be located, read or accepted (bad path, format, size, content)."""
+
+
+class DatasetNotAllowedError(DatasetError):
+    """The dataset path escapes the allowed data roots."""
+
+
+class SchemaValidationError(DatasetError):
+    """The dataset violates its schema; the message names the columns and rows."""
+
+    def __init__(self, message: str, failures: list[dict[str, object]] | None = None) -> None:
+        super().__init__(message)
+        self.failures = failures or []
+
+
+class TrainingError(TrainyardError):
+    """Fitting or evaluating a model failed."""
+
+
+class ArtifactError(TrainyardError):
+    """A model artifact could not be written, verified or loaded."""
+
+
+class RegistryError(TrainyardError):
+    """The registry rejected a write (duplicate version, unknown run)."""
+
+
+class DuplicateVersionError(RegistryError):
+    """The model version is already taken for this model type."""
+
+
+# Errors that say the input is wrong: retrying the same step cannot help.
+DETERMINISTIC_ERRORS: tuple[type[Exception], ...] = (DatasetError, DuplicateVersionError)

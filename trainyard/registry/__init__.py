@@ -1,0 +1,1 @@
+"""The registry database: training runs, model versions, users and tokens."""

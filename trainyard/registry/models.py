@@ -1,0 +1,88 @@
+"""SQLAlchemy models of the registry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+        datetime: DateTime(timezone=True),
+    }
+
+
+class TrainingRun(Base):
+    """One training job, whichever way it started; ``flow_run_id`` ties it to Prefect."""
+
+    __tablename__ = "training_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    flow_run_id: Mapped[str] = mapped_column(String(36), unique=True, index=True)
+    parent_flow_run_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    model_type: Mapped[str] = mapped_column(String(32), index=True)
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), index=True, default="RUNNING")
+    prefect_state: Mapped[str | None] = mapped_column(String(32))
+    run_date: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    trained_by_username: Mapped[str | None] = mapped_column(String(150), index=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+
+    dataset_path: Mapped[str | None] = mapped_column(Text)
+    dataset_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    total_samples: Mapped[int | None]
+    train_samples: Mapped[int | None]
+    test_samples: Mapped[int | None]
+    test_split: Mapped[float | None] = mapped_column(Float)
+    random_state: Mapped[int | None]
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    hyperparameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    features_used: Mapped[list[str]] = mapped_column(default=list)
+
+    accuracy: Mapped[float | None] = mapped_column(Float)
+    precision: Mapped[float | None] = mapped_column(Float)
+    recall: Mapped[float | None] = mapped_column(Float)
+    f1_score: Mapped[float | None] = mapped_column(Float)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    per_class_metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    cv_metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    training_duration_seconds: Mapped[float | None] = mapped_column(Float)
+
+    model_path: Mapped[str | None] = mapped_column(Text)
+    model_sha256: Mapped[str | None] = mapped_column(String(64))
+    device: Mapped[str | None] = mapped_column(String(16))
+    library_versions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    code_version: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+
+    model_versions: Mapped[list[ModelVersionRecord]] = relationship(back_populates="training_run")
+
+
+class ModelVersionRecord(Base):
+    """A model artifact a completed run wrote; versions are unique per model type, never reused."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("model_type", "version", name="uq_model_type_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_type: Mapped[str] = mapped_column(String(32))
+    version: Mapped[str] = mapped_column(String(64))
+    training_run_id: Mapped[int] = mapped_column(ForeignKey("training_runs.id"))
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    training_run: Mapped[TrainingRun] = relationship(back_populates="model_versions")

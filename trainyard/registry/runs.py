@@ -1,0 +1,134 @@
+"""Registry writes and reads for training runs and model versions."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from trainyard.errors import DuplicateVersionError, RegistryError
+from trainyard.registry.db import session_scope
+from trainyard.registry.models import ModelVersionRecord, TrainingRun, utcnow
+from trainyard.states import RunStatus
+
+
+@dataclass
+class RunStart:
+    """What is known about a run when it is triggered or starts."""
+
+    flow_run_id: str
+    model_type: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    parent_flow_run_id: str | None = None
+    model_version: str | None = None
+    trained_by_username: str | None = None
+    notes: str = ""
+    idempotency_key: str | None = None
+
+
+def ensure_run(start: RunStart, *, started: bool = False) -> TrainingRun:
+    """Get or create the run row for ``start.flow_run_id``; the API and the flow may race here."""
+    for _ in range(2):
+        try:
+            with session_scope() as session:
+                run = session.scalar(select(TrainingRun).where(TrainingRun.flow_run_id == start.flow_run_id))
+                if run is None:
+                    run = TrainingRun(
+                        flow_run_id=start.flow_run_id,
+                        model_type=start.model_type,
+                        status=RunStatus.RUNNING,
+                        notes=start.notes,
+                        parameters=start.parameters,
+                        hyperparameters=start.parameters.get("hyperparameters", {}),
+                        test_split=start.parameters.get("test_split"),
+                        random_state=start.parameters.get("random_state"),
+                        dataset_path=start.parameters.get("dataset"),
+                        parent_flow_run_id=start.parent_flow_run_id,
+                        model_version=start.model_version,
+                        trained_by_username=start.trained_by_username,
+                        idempotency_key=start.idempotency_key,
+                    )
+                    session.add(run)
+                else:
+                    run.model_version = run.model_version or start.model_version
+                    run.parent_flow_run_id = run.parent_flow_run_id or start.parent_flow_run_id
+                    run.parameters = run.parameters or start.parameters
+                if started and run.started_at is None:
+                    run.started_at = utcnow()
+                    run.prefect_state = "Running"
+                session.flush()
+                return run
+        except IntegrityError:
+            continue  # the other writer inserted first: read its row on the next pass
+    raise RegistryError(f"could not create the run record for flow run {start.flow_run_id}")
+
+
+def get_run(flow_run_id: str) -> TrainingRun | None:
+    with session_scope() as session:
+        return session.scalar(select(TrainingRun).where(TrainingRun.flow_run_id == flow_run_id))
+
+
+def update_run(flow_run_id: str, **values: Any) -> TrainingRun:
+    """Set columns on the run of ``flow_run_id``."""
+    with session_scope() as session:
+        run = session.scalar(select(TrainingRun).where(TrainingRun.flow_run_id == flow_run_id))
+        if run is None:
+            raise RegistryError(f"no training run for flow run {flow_run_id}")
+        for key, value in values.items():
+            setattr(run, key, value)
+        return run
+
+
+def set_outcome(
+    flow_run_id: str, status: RunStatus, state_name: str, message: str | None, at: datetime | None = None
+) -> None:
+    """Record a terminal state; a completed run keeps its metrics, a failed one its error."""
+    values: dict[str, Any] = {"status": status, "prefect_state": state_name, "completed_at": at or utcnow()}
+    if status != RunStatus.COMPLETED and message:
+        values["error_message"] = message
+    # No record means the run never reached its first task: there is nothing to mark.
+    with contextlib.suppress(RegistryError):
+        update_run(flow_run_id, **values)
+
+
+def complete_run(flow_run_id: str, version: ModelVersionRecord | None, **values: Any) -> TrainingRun:
+    """Store a finished run's results and its model version in one transaction."""
+    with session_scope() as session:
+        run = session.scalar(select(TrainingRun).where(TrainingRun.flow_run_id == flow_run_id))
+        if run is None:
+            raise RegistryError(f"no training run for flow run {flow_run_id}")
+        for key, value in values.items():
+            setattr(run, key, value)
+        if version is not None:
+            version.training_run_id = run.id
+            session.add(version)
+        try:
+            session.flush()
+        except IntegrityError as exc:
+            raise DuplicateVersionError(
+                f"model version {values.get('model_version')!r} already exists for {run.model_type}"
+            ) from exc
+        return run
+
+
+def version_taken(model_type: str, version: str) -> bool:
+    with session_scope() as session:
+        found = session.scalar(
+            select(ModelVersionRecord.id).where(
+                ModelVersionRecord.model_type == model_type, ModelVersionRecord.version == version
+            )
+        )
+        return found is not None
+
+
+def get_model_version(model_type: str, version: str) -> ModelVersionRecord | None:
+    with session_scope() as session:
+        return session.scalar(
+            select(ModelVersionRecord).where(
+                ModelVersionRecord.model_type == model_type, ModelVersionRecord.version == version
+            )
+        )

@@ -1,0 +1,48 @@
+"""The one settings object: every knob comes from `TRAINYARD_*` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; embedded defaults, production switches by environment."""
+
+    model_config = SettingsConfigDict(env_prefix="TRAINYARD_", env_file=None, extra="ignore")
+
+    data_roots: list[Path] = Field(
+        default_factory=lambda: [PROJECT_ROOT / "data"],
+        description="Directories datasets may be read from (JSON list in the env var).",
+    )
+    artifacts_dir: Path = PROJECT_ROOT / "artifacts"
+    registry_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite file in artifacts_dir.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    max_dataset_bytes: int = 2 * 1024**3
+    sync_wait_seconds: float = 120.0
+    code_version: str | None = None
+    prefect_ui_url: str = "http://127.0.0.1:4200"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.artifacts_dir / "models"
+
+    @property
+    def stage_dir(self) -> Path:
+        return self.artifacts_dir / "stage"
+
+    @property
+    def resolved_registry_url(self) -> str:
+        return self.registry_url or f"sqlite:///{self.artifacts_dir / 'registry.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Build the settings once per process, on first use (never at import time)."""
+    return Settings()

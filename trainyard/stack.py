@@ -1,0 +1,116 @@
+"""The local stack behind `trainyard up`: Prefect server, work pools, deployments, workers, the API."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trainyard.processes import spawn, stop, wait_http
+from trainyard.settings import PROJECT_ROOT, get_settings
+
+logger = logging.getLogger(__name__)
+BIN = Path(sys.executable).parent
+POOLS = ("cpu", "gpu")
+
+
+@dataclass
+class Stack:
+    """Child processes of one local stack; ``stop()`` ends them in reverse order of start."""
+
+    prefect_port: int = 4200
+    api_port: int = 8000
+    workers_per_pool: int = 1
+    processes: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
+
+    @property
+    def home(self) -> Path:
+        return get_settings().artifacts_dir / "prefect-home"
+
+    @property
+    def logs(self) -> Path:
+        return get_settings().artifacts_dir / "logs"
+
+    @property
+    def prefect_api_url(self) -> str:
+        return f"http://127.0.0.1:{self.prefect_port}/api"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def env(self) -> dict[str, str]:
+        """Environment shared by every child: one PREFECT_HOME, one result store beside the stage store."""
+        return {
+            "PREFECT_HOME": str(self.home),
+            "PREFECT_API_URL": self.prefect_api_url,
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_LOCAL_STORAGE_PATH": str(get_settings().stage_dir / "results"),
+            "PREFECT_WORKER_QUERY_SECONDS": "1",
+            "PREFECT_UI_URL": f"http://127.0.0.1:{self.prefect_port}",
+            "TRAINYARD_PREFECT_UI_URL": f"http://127.0.0.1:{self.prefect_port}",
+            "TRAINYARD_PROJECT_ROOT": str(PROJECT_ROOT),
+        }
+
+    def _start(self, name: str, args: list[str]) -> subprocess.Popen:
+        process = spawn(args, self.env(), self.logs / f"{name}.log", cwd=PROJECT_ROOT)
+        self.processes.append((name, process))
+        logger.info("started %s (pid %d, log %s)", name, process.pid, self.logs / f"{name}.log")
+        return process
+
+    def start_server(self, timeout: float = 180) -> None:
+        server = self._start(
+            "prefect-server",
+            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(self.prefect_port)],
+        )
+        wait_http(f"{self.prefect_api_url}/health", timeout, process=server)
+
+    def create_pools(self) -> None:
+        from prefect import get_client
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        from deployments.pools import ensure_pool, local_pools
+
+        with temporary_settings(updates={PREFECT_API_URL: self.prefect_api_url}), get_client(sync_client=True) as c:
+            for spec in local_pools(env={}, cpu_limit=2, gpu_limit=2):
+                ensure_pool(c, spec)
+
+    def deploy(self) -> None:
+        """`prefect deploy --all` from prefect.yaml, with the stack's environment."""
+        result = subprocess.run(
+            [str(BIN / "prefect"), "--no-prompt", "deploy", "--all"],
+            cwd=PROJECT_ROOT, env={**_inherited_env(), **self.env()}, capture_output=True, text=True,
+        )  # fmt: skip
+        (self.logs / "deploy.log").write_text(result.stdout + result.stderr)
+        if result.returncode != 0:
+            raise RuntimeError(f"prefect deploy failed (see {self.logs / 'deploy.log'}):\n{result.stderr[-2000:]}")
+
+    def start_workers(self) -> None:
+        for pool in POOLS:
+            for index in range(self.workers_per_pool):
+                self._start(
+                    f"worker-{pool}-{index}",
+                    [str(BIN / "prefect"), "worker", "start", "--pool", pool, "--type", "process",
+                     "--name", f"{pool}-{index}"],
+                )  # fmt: skip
+
+    def start_api(self, timeout: float = 60) -> None:
+        api = self._start(
+            "api",
+            [str(BIN / "uvicorn"), "api.main:app", "--host", "127.0.0.1", "--port", str(self.api_port)],
+        )
+        wait_http(f"{self.api_url}/health", timeout, process=api)
+
+    def stop(self) -> None:
+        for name, process in reversed(self.processes):
+            stop(process, grace=10)
+            logger.info("stopped %s", name)
+        self.processes.clear()
+
+
+def _inherited_env() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
