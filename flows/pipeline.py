@@ -22,4 +22,4 @@ def run_pipeline(model_type: ModelType, p: ModelParams, fit: Any) -> TrainingOut
     split = split_dataset(validated, p.test_split, p.random_state)
     model = fit(split, p.hyperparameters, p.random_state, p.device)
     metrics = evaluate_model(model, split, p.use_cv, p.cv_folds, p.random_state)
-    return persist_model(record, model_type, model, metrics, split)
+    return persist_model(record, model_type, model, metrics, split, p)

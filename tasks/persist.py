@@ -12,9 +12,9 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.fitting import FittedModel
 from trainyard.errors import RegistryError
-from trainyard.lineage import code_version, library_versions
+from trainyard.lineage import code_version, library_versions, training_signature
 from trainyard.model_store import save_model
-from trainyard.params import ModelType
+from trainyard.params import ModelType, TrainingParams
 from trainyard.refs import Metrics, RunRecord, SplitRef, TrainingOutcome
 from trainyard.registry.models import ModelVersionRecord
 from trainyard.registry.runs import complete_run
@@ -24,7 +24,12 @@ from trainyard.states import RunStatus
 
 @task(name="persist-model", cache_policy=NO_CACHE, persist_result=False)
 def persist_model(
-    record: RunRecord, model_type: ModelType, model: FittedModel, metrics: Metrics, split: SplitRef
+    record: RunRecord,
+    model_type: ModelType,
+    model: FittedModel,
+    metrics: Metrics,
+    split: SplitRef,
+    params: TrainingParams,
 ) -> TrainingOutcome:
     """Save the model directory, then record it and the run's results in one registry transaction."""
     destination = get_settings().models_dir / str(model_type) / record.model_version
@@ -76,6 +81,7 @@ def persist_model(
             device=model.device,
             library_versions=library_versions(),
             code_version=code_version(),
+            signature=training_signature(str(model_type), dataset.sha256, params),
             error_message=None,
         )
     except RegistryError:

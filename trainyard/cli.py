@@ -61,5 +61,61 @@ def train(
     typer.echo(outcome.model_dump_json(indent=2))
 
 
+@app.command()
+def up(
+    prefect_port: int = typer.Option(4200, help="Prefect server (and UI) port."),
+    api_port: int = typer.Option(8000, help="trainyard API port."),
+    workers: int = typer.Option(1, min=1, help="Workers per pool (cpu, gpu)."),
+    train_first: bool = typer.Option(True, "--train/--no-train", help="Train a model once the stack is up."),
+    exit_after_train: bool = typer.Option(False, help="Stop the stack after the first training (smoke test)."),
+) -> None:
+    """Bring the whole stack up on embedded defaults; Ctrl-C stops everything."""
+    import signal
+    import time
+
+    from trainyard.registry.auth import ensure_admin
+    from trainyard.stack import Stack
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    stack = Stack(prefect_port=prefect_port, api_port=api_port, workers_per_pool=workers)
+    try:
+        logger.info("starting the Prefect server (first start migrates its SQLite database: ~20s)")
+        stack.start_server()
+        stack.create_pools()
+        logger.info("deploying prefect.yaml")
+        stack.deploy()
+        stack.start_workers()
+        stack.start_api()
+        token, password = ensure_admin()
+        typer.echo(f"\nPrefect UI   {stack.env()['PREFECT_UI_URL']}\ntrainyard API {stack.api_url}  (docs: /docs)")
+        typer.echo(f"admin token  {token}" + (f"   (user admin, password {password})" if password else ""))
+        typer.echo(f"logs         {stack.logs}\n")
+        if train_first:
+            _train_demo(stack.api_url, token)
+        if exit_after_train:
+            return
+        typer.echo("stack is up; Ctrl-C stops it")
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        typer.echo("stopping...")
+    finally:
+        stack.stop()
+
+
+def _train_demo(api_url: str, token: str) -> None:
+    """Train the HR RandomForest through the API, as a client would."""
+    import httpx
+
+    typer.echo("training a RandomForest on the HR future-skills table through POST /api/training/train/ ...")
+    response = httpx.post(f"{api_url}/api/training/train/", headers={"Authorization": f"Token {token}"},
+                          json={"notes": "trainyard up demo"}, timeout=600)  # fmt: skip
+    typer.echo(f"{response.status_code} {json.dumps(response.json(), indent=2)}")
+    if response.status_code != 201:
+        raise typer.Exit(1)
+
+
 if __name__ == "__main__":
     app()

@@ -41,3 +41,6 @@ class DuplicateVersionError(RegistryError):
 
 # Errors that say the input is wrong: retrying the same step cannot help.
 DETERMINISTIC_ERRORS: tuple[type[Exception], ...] = (DatasetError, DuplicateVersionError)
+
+# Exception names that mark a run's failure as the data's fault (HTTP 400), not training's (500).
+DATA_ERROR_NAMES = ("DatasetError", "DatasetNotAllowedError", "SchemaValidationError")

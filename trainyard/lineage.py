@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 
 from trainyard import __version__
+from trainyard.params import TrainingParams
 from trainyard.settings import PROJECT_ROOT, get_settings
 
 TRACKED_LIBRARIES = ("trainyard", "prefect", "scikit-learn", "xgboost", "torch", "pandas", "numpy", "pandera",
@@ -37,3 +40,17 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         return __version__
     return commit or __version__
+
+
+SIGNATURE_FIELDS = {"hyperparameters", "test_split", "random_state", "use_cv", "cv_folds"}
+
+
+def training_signature(model_type: str, dataset_sha256: str, params: TrainingParams) -> str:
+    """Identity of a training: same model type, data, parameters and code give the same model."""
+    payload = {
+        "model_type": model_type,
+        "dataset_sha256": dataset_sha256,
+        "params": params.model_dump(mode="json", include=SIGNATURE_FIELDS),
+        "code_version": code_version(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()

@@ -23,6 +23,7 @@ class Stack:
     prefect_port: int = 4200
     api_port: int = 8000
     workers_per_pool: int = 1
+    extra_env: dict[str, str] = field(default_factory=dict)
     processes: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
 
     @property
@@ -52,6 +53,7 @@ class Stack:
             "PREFECT_UI_URL": f"http://127.0.0.1:{self.prefect_port}",
             "TRAINYARD_PREFECT_UI_URL": f"http://127.0.0.1:{self.prefect_port}",
             "TRAINYARD_PROJECT_ROOT": str(PROJECT_ROOT),
+            **self.extra_env,
         }
 
     def _start(self, name: str, args: list[str]) -> subprocess.Popen:

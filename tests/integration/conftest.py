@@ -1,37 +1,72 @@
-"""A real Prefect server (SQLite, its own PREFECT_HOME) for the whole integration session."""
+"""One real stack for the integration session: Prefect server (SQLite), process workers, the API."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_API_URL, PREFECT_LOCAL_STORAGE_PATH, temporary_settings
 
-from trainyard.processes import free_port, spawn, stop, wait_http
+from trainyard.processes import free_port
+from trainyard.registry.auth import create_user, issue_token
 from trainyard.settings import get_settings
-
-BIN = Path(sys.executable).parent
+from trainyard.stack import Stack
 
 
 @pytest.fixture(scope="session")
-def prefect_api(sandbox: Path) -> Iterator[str]:
-    """Start ``prefect server start`` and point this process's Prefect client at it."""
-    port = free_port()
-    home = sandbox / "prefect-home"
-    env = {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_SERVER_UI_ENABLED": "false"}  # fmt: skip
-    server = spawn([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                   env, sandbox / "logs" / "prefect-server.log")  # fmt: skip
-    url = f"http://127.0.0.1:{port}/api"
+def stack(sandbox: Path) -> Iterator[Stack]:
+    """The Prefect server, started lazily; the API and workers join it in ``live_stack``."""
+    # Scheduled retraining deployments must not fire into the tests.
+    running = Stack(prefect_port=free_port(), api_port=free_port(),
+                    extra_env={"PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
+                               "PREFECT_SERVER_UI_ENABLED": "false"})  # fmt: skip
     try:
-        wait_http(f"{url}/health", timeout=120, process=server)
+        running.start_server()
         with temporary_settings(
-            updates={PREFECT_API_URL: url, PREFECT_LOCAL_STORAGE_PATH: str(get_settings().stage_dir / "results")}
+            updates={
+                PREFECT_API_URL: running.prefect_api_url,
+                PREFECT_LOCAL_STORAGE_PATH: str(get_settings().stage_dir / "results"),
+            }
         ):
-            yield url
+            yield running
             APILogWorker.drain_all(timeout=10)  # send queued run logs while the server is still there
     finally:
-        stop(server)
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def prefect_api(stack: Stack) -> str:
+    return stack.prefect_api_url
+
+
+@dataclass
+class Clients:
+    """HTTP clients for the running API, one per role, plus an anonymous one."""
+
+    admin: httpx.Client
+    hr: httpx.Client
+    manager: httpx.Client
+    anonymous: httpx.Client
+    stack: Stack
+
+
+@pytest.fixture(scope="session")
+def live_stack(stack: Stack) -> Iterator[Clients]:
+    stack.create_pools()
+    stack.deploy()
+    stack.start_workers()
+    stack.start_api()
+    clients = {}
+    for role in ("admin", "hr_staff", "manager"):
+        user = create_user(f"test-{role}", f"pw-{role}", role)
+        clients[role] = httpx.Client(
+            base_url=stack.api_url, headers={"Authorization": f"Token {issue_token(user.id)}"}, timeout=180
+        )
+    anonymous = httpx.Client(base_url=stack.api_url, timeout=30)
+    yield Clients(clients["admin"], clients["hr_staff"], clients["manager"], anonymous, stack)
+    for client in (*clients.values(), anonymous):
+        client.close()

@@ -65,6 +65,7 @@ class TrainingRun(Base):
     device: Mapped[str | None] = mapped_column(String(16))
     library_versions: Mapped[dict[str, Any]] = mapped_column(default=dict)
     code_version: Mapped[str | None] = mapped_column(String(64))
+    signature: Mapped[str | None] = mapped_column(String(64), index=True)
     error_message: Mapped[str | None] = mapped_column(Text)
 
     model_versions: Mapped[list[ModelVersionRecord]] = relationship(back_populates="training_run")
@@ -86,3 +87,24 @@ class ModelVersionRecord(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     training_run: Mapped[TrainingRun] = relationship(back_populates="model_versions")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """Only the sha256 of a token is stored; the token itself is shown once, at issue."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from trainyard.errors import DuplicateVersionError, RegistryError
@@ -130,5 +131,66 @@ def get_model_version(model_type: str, version: str) -> ModelVersionRecord | Non
         return session.scalar(
             select(ModelVersionRecord).where(
                 ModelVersionRecord.model_type == model_type, ModelVersionRecord.version == version
+            )
+        )
+
+
+def find_completed(signature: str) -> TrainingRun | None:
+    """The newest completed run with this training signature whose model is still on disk."""
+    with session_scope() as session:
+        runs = session.scalars(
+            select(TrainingRun)
+            .where(TrainingRun.signature == signature, TrainingRun.status == RunStatus.COMPLETED)
+            .order_by(TrainingRun.id.desc())
+        )
+        return next((run for run in runs if run.model_path and Path(run.model_path).is_dir()), None)
+
+
+def list_model_versions() -> list[tuple[ModelVersionRecord, TrainingRun]]:
+    """Every registered model version with its (completed) run, newest first."""
+    with session_scope() as session:
+        rows = session.execute(
+            select(ModelVersionRecord, TrainingRun)
+            .join(TrainingRun, TrainingRun.id == ModelVersionRecord.training_run_id)
+            .where(TrainingRun.status == RunStatus.COMPLETED)
+            .order_by(ModelVersionRecord.id.desc())
+        ).all()
+        return [(version, run) for version, run in rows]
+
+
+def get_run_by_id(run_id: int) -> TrainingRun | None:
+    with session_scope() as session:
+        return session.get(TrainingRun, run_id)
+
+
+def page_runs(
+    page: int, page_size: int, status: RunStatus | None, trained_by: str | None, model_type: str | None
+) -> tuple[int, list[TrainingRun]]:
+    """(total matching, one page) of runs, newest first."""
+    query = select(TrainingRun)
+    if status is not None:
+        query = query.where(TrainingRun.status == status)
+    if trained_by:
+        query = query.where(TrainingRun.trained_by_username == trained_by)
+    if model_type:
+        query = query.where(TrainingRun.model_type == model_type.strip().lower().replace("_", "-"))
+    with session_scope() as session:
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.scalars(
+            query.order_by(TrainingRun.run_date.desc(), TrainingRun.id.desc())
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        ).all()
+        return total, list(rows)
+
+
+def running_flow_run_ids(limit: int) -> list[str]:
+    with session_scope() as session:
+        return list(
+            session.scalars(
+                select(TrainingRun.flow_run_id)
+                .where(TrainingRun.status == RunStatus.RUNNING)
+                .order_by(TrainingRun.id.desc())
+                .limit(limit)
             )
         )

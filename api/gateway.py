@@ -1,0 +1,155 @@
+"""The only code in the API that talks to Prefect: trigger, read, list, cancel, logs."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.filters import (
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterParentFlowRunId,
+    FlowRunFilterParentTaskRunId,
+    FlowRunFilterStateType,
+    LogFilter,
+    LogFilterFlowRunId,
+)
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.sorting import FlowRunSort, LogSort
+from prefect.exceptions import ObjectNotFound
+from prefect.states import Cancelled, Cancelling
+
+from trainyard.states import JobStatus, job_status
+
+# The deployment each job type runs, and the flow name that identifies a job's type.
+DEPLOYMENTS: dict[str, str] = {
+    "random-forest": "train-random-forest/random-forest",
+    "xgboost": "train-xgboost/xgboost",
+    "neural-net": "train-neural-net/neural-net",
+    "all": "train-all/all",
+}
+FLOW_TYPES: dict[str, str] = {d.split("/")[0]: t for t, d in DEPLOYMENTS.items()}
+STATE_TYPES_BY_STATUS: dict[JobStatus, list[StateType]] = {
+    status: [s for s in StateType if job_status(s) is status] for status in JobStatus
+}
+NOT_STARTED = {StateType.SCHEDULED}
+TERMINAL = {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
+
+
+class JobNotFound(LookupError):
+    """No trainyard flow run has this id."""
+
+
+@dataclass(frozen=True)
+class JobView:
+    """What the API needs of a flow run."""
+
+    id: str
+    model_type: str
+    state_type: StateType
+    state_name: str
+    message: str | None
+    created: datetime | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    parent_task_run_id: str | None
+
+    @property
+    def status(self) -> JobStatus:
+        return job_status(self.state_type)
+
+
+class PrefectGateway:
+    """Wraps one long-lived ``SyncPrefectClient`` (thread-safe: httpx.Client underneath)."""
+
+    def __init__(self, client: SyncPrefectClient, flow_names: dict[str, str] | None = None) -> None:
+        self.client = client
+        self.flow_types = flow_names or FLOW_TYPES
+        self._deployment_ids: dict[str, UUID] = {}
+
+    def trigger(self, model_type: str, parameters: dict[str, Any], idempotency_key: str | None) -> JobView:
+        """Create a flow run of the type's deployment; the same idempotency key returns the same run."""
+        name = DEPLOYMENTS[model_type]
+        if name not in self._deployment_ids:
+            self._deployment_ids[name] = self.client.read_deployment_by_name(name).id
+        run = self.client.create_flow_run_from_deployment(
+            self._deployment_ids[name], parameters=parameters, idempotency_key=idempotency_key
+        )
+        return self._view(run, model_type)
+
+    def get(self, job_id: str) -> JobView:
+        try:
+            run = self.client.read_flow_run(UUID(job_id))
+        except (ValueError, ObjectNotFound) as exc:
+            raise JobNotFound(job_id) from exc
+        flow_name = self.client.read_flow(run.flow_id).name
+        if flow_name not in self.flow_types:
+            raise JobNotFound(job_id)
+        return self._view(run, self.flow_types[flow_name])
+
+    def list(self, limit: int, statuses: list[JobStatus], model_types: list[str]) -> tuple[list[JobView], int]:
+        """Top-level jobs (not sub-jobs), newest first, and how many match in total."""
+        flows = FlowFilter(name=FlowFilterName(any_=[f for f, t in self.flow_types.items() if t in model_types]))
+        run_filter = FlowRunFilter(parent_task_run_id=FlowRunFilterParentTaskRunId(is_null_=True))
+        if statuses:
+            run_filter.state = {"type": FlowRunFilterStateType(any_=[s for st in statuses
+                                                                     for s in STATE_TYPES_BY_STATUS[st]])}  # fmt: skip
+        runs = self.client.read_flow_runs(
+            flow_filter=flows, flow_run_filter=run_filter, sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=limit
+        )
+        total = self.client.count_flow_runs(flow_filter=flows, flow_run_filter=run_filter)
+        names = {flow.id: flow.name for flow in self.client.read_flows(flow_filter=flows, limit=len(self.flow_types))}
+        return [self._view(run, self.flow_types[names[run.flow_id]]) for run in runs], total
+
+    def children(self, job_id: str) -> list[JobView]:
+        runs = self.client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[UUID(job_id)])),
+            sort=FlowRunSort.START_TIME_ASC,
+            limit=20,
+        )
+        names = {flow.id: flow.name for flow in self.client.read_flows(limit=50)}
+        return [self._view(run, self.flow_types.get(names.get(run.flow_id, ""), "unknown")) for run in runs]
+
+    def cancel(self, job: JobView) -> JobStatus:
+        """Prefect cancellation: a run not yet started is Cancelled at once, a live one Cancelling
+        (the worker then terminates its process and the run ends Cancelled)."""
+        state = Cancelled() if job.state_type in NOT_STARTED else Cancelling()
+        self.client.set_flow_run_state(UUID(job.id), state=state, force=True)
+        return job_status(state.type)
+
+    def logs(self, job_id: str, limit: int = 20) -> list[str]:
+        entries = self.client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(job_id)])),
+            limit=limit,
+            sort=LogSort.TIMESTAMP_DESC,
+        )
+        return [f"{e.timestamp.isoformat()} {e.message}" for e in reversed(entries)]
+
+    def wait(self, job_id: str, timeout: float, poll: float = 0.5) -> JobView:
+        """Poll until the job is terminal or ``timeout`` passes; returns the last view."""
+        deadline = time.monotonic() + timeout
+        job = self.get(job_id)
+        while job.state_type not in TERMINAL and time.monotonic() < deadline:
+            time.sleep(poll)
+            job = self.get(job_id)
+        return job
+
+    @staticmethod
+    def _view(run: FlowRun, model_type: str) -> JobView:
+        state = run.state
+        return JobView(
+            id=str(run.id),
+            model_type=model_type,
+            state_type=state.type if state else StateType.PENDING,
+            state_name=state.name if state else "Pending",
+            message=state.message if state else None,
+            created=run.created,
+            started_at=run.start_time,
+            ended_at=run.end_time,
+            parent_task_run_id=str(run.parent_task_run_id) if run.parent_task_run_id else None,
+        )

@@ -1,0 +1,93 @@
+"""Jobs logic shared by both routers: build parameters, trigger, find reusable runs, reconcile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import HTTPException, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from api.gateway import TERMINAL, JobView, PrefectGateway
+from trainyard.dataset_files import file_sha256, resolve_dataset_path
+from trainyard.errors import DatasetError
+from trainyard.lineage import training_signature
+from trainyard.params import PARAMS_BY_TYPE, ModelType, TrainAllParams, TrainingParams
+from trainyard.registry.auth import Principal
+from trainyard.registry.models import TrainingRun
+from trainyard.registry.runs import RunStart, ensure_run, find_completed, get_run, set_outcome
+from trainyard.settings import get_settings
+from trainyard.states import run_status
+
+JOB_TYPES = [*(str(t) for t in ModelType), "all"]
+
+
+def parse_job_type(value: str) -> str:
+    """Canonical job type, or 400 naming the supported ones."""
+    normalized = value.strip().lower().replace("_", "-")
+    if normalized not in JOB_TYPES:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            f"Unsupported model type {value!r}. Supported types: {', '.join(JOB_TYPES)}",
+        )
+    return normalized
+
+
+def build_params(job_type: str, fields: dict[str, Any], loc: tuple[str, ...] = ("body",)) -> TrainingParams:
+    """Validate flow parameters; errors become a 422 whose ``loc`` names the offending key."""
+    try:
+        if job_type == "all":
+            per_type = fields.pop("hyperparameters", None) or {}
+            return TrainAllParams(**fields, **{k.replace("-", "_"): v for k, v in per_type.items()})
+        return PARAMS_BY_TYPE[ModelType(job_type)](**fields)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": (*loc, *e["loc"])} for e in exc.errors(include_url=False, include_context=False)]
+        ) from None
+
+
+def dataset_sha256(requested: str) -> str:
+    """Resolve a requested dataset inside the data roots (400 if it is not allowed) and hash it."""
+    settings = get_settings()
+    try:
+        return file_sha256(resolve_dataset_path(requested, settings.data_roots, settings.max_dataset_bytes))
+    except DatasetError as exc:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("body", "dataset"), "msg": str(exc), "input": requested}]
+        ) from None
+
+
+def reusable_run(job_type: str, params: TrainingParams) -> TrainingRun | None:
+    if job_type == "all":
+        return None
+    return find_completed(training_signature(job_type, dataset_sha256(params.dataset), params))
+
+
+def trigger(
+    gateway: PrefectGateway, job_type: str, params: TrainingParams, user: Principal, idempotency_key: str | None
+) -> JobView:
+    """Create the flow run and, for a single model, its registry row (so the run has an id at once)."""
+    key = f"{user.id}:{idempotency_key}" if idempotency_key else None
+    job = gateway.trigger(job_type, {"params": params.model_dump(mode="json")}, key)
+    if job_type != "all":
+        ensure_run(
+            RunStart(
+                flow_run_id=job.id,
+                model_type=job_type,
+                parameters=params.model_dump(mode="json"),
+                model_version=params.model_version,
+                trained_by_username=user.username,
+                notes=params.notes,
+                idempotency_key=key,
+            )
+        )
+    return job
+
+
+def reconcile(job: JobView) -> TrainingRun | None:
+    """Bring the registry's copy of a terminal job's status in line with Prefect (never the reverse)."""
+    run = get_run(job.id)
+    if run is not None and job.state_type in TERMINAL and run.status != run_status(job.state_type):
+        set_outcome(job.id, run_status(job.state_type), job.state_name, job.message, at=job.ended_at)
+        run = get_run(job.id)
+    return run

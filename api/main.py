@@ -1,0 +1,60 @@
+"""ASGI entry point: ``uvicorn api.main:app``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prefect import get_client
+
+from api.gateway import PrefectGateway
+from api.routers import auth, jobs, training
+from trainyard.registry.db import get_engine
+
+# Routes of the seed-000 (Django REST) contract answer validation errors with 400, not 422.
+DRF_STYLE_PREFIXES = ("/api/training/", "/api-token-auth/")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    get_engine()  # create the registry schema before the first request
+    with get_client(sync_client=True) as client:
+        app.state.gateway = PrefectGateway(client)
+        yield
+
+
+def _field_errors(exc: RequestValidationError) -> dict[str, list[str]]:
+    details: dict[str, list[str]] = {}
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"] if part not in ("body", "query", "path")]
+        details.setdefault(".".join(loc) or "non_field_errors", []).append(error["msg"])
+    return details
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    if request.url.path.startswith(DRF_STYLE_PREFIXES):
+        return JSONResponse({"error": "Invalid request data", "details": _field_errors(exc)}, status_code=400)
+    return await request_validation_exception_handler(request, exc)
+
+
+async def _http_error(request: Request, exc: Any) -> JSONResponse:
+    if isinstance(exc, HTTPException) and isinstance(exc.detail, dict):
+        return JSONResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)  # contract-shaped body
+    return await http_exception_handler(request, exc)
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="trainyard", version="0.1.0", lifespan=lifespan)
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_error)
+    for router in (auth.router, jobs.router, training.router):
+        app.include_router(router)
+    return app
+
+
+app = create_app()

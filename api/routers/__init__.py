@@ -1,0 +1,1 @@
+"""Routers, one per contract plus auth and health."""

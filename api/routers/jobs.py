@@ -1,0 +1,155 @@
+"""The jobs contract (seed 003): trigger, status, list, cancel, available models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, status
+
+from api import jobs
+from api.deps import READ, TRAIN, GatewayDep, Reader, Trainer
+from api.gateway import JobNotFound, JobView
+from api.schemas import (
+    CancelPublic,
+    JobPublic,
+    JobsPublic,
+    JobStatusPublic,
+    ModelPublic,
+    ModelsPublic,
+    SubJob,
+    TrainingRequest,
+    TrainOptions,
+    TrainResponse,
+)
+from trainyard.errors import ArtifactError
+from trainyard.model_store import read_manifest, sha256_file
+from trainyard.registry.runs import list_model_versions
+from trainyard.settings import get_settings
+from trainyard.states import TERMINAL_JOB_STATUSES, JobStatus
+
+router = APIRouter(tags=["jobs"])
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+
+
+def _start(gateway: GatewayDep, job_type: str, options: TrainOptions, user: Trainer, key: str | None) -> TrainResponse:
+    fields = {"use_cv": options.use_cv, "hyperparameters": options.hyperparameters or {}, "trained_by": user.username}
+    if options.dataset:
+        fields["dataset"] = options.dataset
+    params = jobs.build_params(job_type, fields)
+    ui = get_settings().prefect_ui_url
+    if not options.retrain and (previous := jobs.reusable_run(job_type, params)) is not None:
+        return TrainResponse(job_id=previous.flow_run_id, status="completed", cached=True, model_type=job_type,
+                             message=f"Model for {job_type} is up to date (run {previous.id}); nothing trained",
+                             prefect_ui_url=f"{ui}/runs/flow-run/{previous.flow_run_id}")  # fmt: skip
+    job = jobs.trigger(gateway, job_type, params, user, key)
+    return TrainResponse(job_id=job.id, status=job.status, message=f"Training initiated for {job_type}",
+                         model_type=job_type, prefect_ui_url=f"{ui}/runs/flow-run/{job.id}")  # fmt: skip
+
+
+@router.post("/train/{model_type}", response_model=TrainResponse, dependencies=[Depends(TRAIN)])
+def train_model_type(
+    model_type: str, gateway: GatewayDep, user: Trainer, key: IdempotencyKey = None,
+    options: Annotated[TrainOptions | None, Body()] = None,
+) -> TrainResponse:  # fmt: skip
+    """Start training one model type (or ``all``)."""
+    return _start(gateway, jobs.parse_job_type(model_type), options or TrainOptions(), user, key)
+
+
+@router.post("/train", response_model=TrainResponse, dependencies=[Depends(TRAIN)])
+def train(request: TrainingRequest, gateway: GatewayDep, user: Trainer, key: IdempotencyKey = None) -> TrainResponse:
+    """Start training from a TrainingRequest body; ``all`` trains every family as sub-jobs."""
+    return _start(gateway, jobs.parse_job_type(request.model_type), request, user, key)
+
+
+def _get_job(gateway: GatewayDep, job_id: str) -> JobView:
+    try:
+        return gateway.get(job_id)
+    except JobNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Job ID not found") from None
+
+
+def _public(job: JobView) -> JobPublic:
+    ended = job.ended_at if job.status in TERMINAL_JOB_STATUSES else None
+    return JobPublic(job_id=job.id, status=job.status, prefect_state=job.state_name, model_type=job.model_type,
+                     started_at=job.started_at, completed_at=ended)  # fmt: skip
+
+
+@router.get("/train/status/{job_id}", response_model=JobStatusPublic, dependencies=[Depends(READ)])
+def job_status(job_id: str, gateway: GatewayDep, _user: Reader) -> JobStatusPublic:
+    """Live status from Prefect, plus what the run produced (from the registry)."""
+    job = _get_job(gateway, job_id)
+    run = jobs.reconcile(job)
+    completed = job.status is JobStatus.COMPLETED and run is not None
+    sub_jobs = [
+        SubJob(job_id=c.id, model_type=c.model_type, status=c.status, prefect_state=c.state_name)
+        for c in (gateway.children(job.id) if job.model_type == "all" else [])
+    ]
+    error = None
+    if job.status is JobStatus.FAILED:
+        error = (run.error_message if run else None) or job.message
+    return JobStatusPublic(
+        **_public(job).model_dump(),
+        model_path=run.model_path if completed else None,
+        metrics=({**run.metrics, "per_class": run.per_class_metrics, "cv": run.cv_metrics} if completed else None),
+        error=error,
+        logs=gateway.logs(job.id),
+        sub_jobs=sub_jobs,
+    )
+
+
+@router.get("/train/jobs", response_model=JobsPublic, dependencies=[Depends(READ)])
+def list_jobs(
+    gateway: GatewayDep, _user: Reader, limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    status_: Annotated[JobStatus | None, Query(alias="status")] = None,
+    model_type: Annotated[str | None, Query()] = None,
+) -> JobsPublic:  # fmt: skip
+    """Jobs newest first; ``total_count`` counts all matches, ``filtered_count`` this page."""
+    types = jobs.JOB_TYPES
+    if model_type is not None:
+        normalized = model_type.strip().lower().replace("_", "-")
+        if normalized not in types:
+            raise HTTPException(422, f"Unknown model_type {model_type!r}; allowed: {', '.join(types)}")
+        types = [normalized]
+    found, total = gateway.list(limit, [status_] if status_ else [], types)
+    return JobsPublic(jobs=[_public(job) for job in found], total_count=total, filtered_count=len(found))
+
+
+@router.delete("/train/job/{job_id}", response_model=CancelPublic, dependencies=[Depends(TRAIN)])
+def cancel_job(job_id: str, gateway: GatewayDep, _user: Trainer) -> CancelPublic:
+    """Real cancellation: the worker terminates the run's process; sub-jobs of ``all`` are cancelled too."""
+    job = _get_job(gateway, job_id)
+    if job.status in TERMINAL_JOB_STATUSES:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"Cannot cancel job with status: {job.status}")
+    new_status = gateway.cancel(job)
+    for child in gateway.children(job.id) if job.model_type == "all" else []:
+        if child.status not in TERMINAL_JOB_STATUSES:
+            gateway.cancel(child)
+    return CancelPublic(message=f"Job {job_id} cancelled successfully", job_id=job_id, status=new_status)
+
+
+@router.get("/train/models/available", response_model=ModelsPublic, dependencies=[Depends(READ)])
+def available_models(_user: Reader) -> ModelsPublic:
+    """Models that a completed run wrote and whose files still match their recorded hashes."""
+    found: dict[str, ModelPublic] = {}
+    for version, run in list_model_versions():
+        path = Path(version.path)
+        if not _intact(path, version.sha256):
+            continue
+        found[f"{version.model_type}/{version.version}"] = ModelPublic(
+            path=str(path), type=version.model_type, size=version.size_bytes, version=version.version,
+            modified=datetime.fromtimestamp(path.stat().st_mtime, UTC), job_id=run.flow_run_id,
+            sha256=version.sha256, metrics=run.metrics,
+        )  # fmt: skip
+    return ModelsPublic(available_models=found, models_directory=str(get_settings().models_dir))
+
+
+def _intact(path: Path, manifest_sha256: str) -> bool:
+    try:
+        if sha256_file(path / "manifest.json") != manifest_sha256:
+            return False
+        files = read_manifest(path).get("files", {})
+        return all(sha256_file(path / name) == digest for name, digest in files.items())
+    except (OSError, ValueError, ArtifactError):
+        return False

@@ -1,0 +1,121 @@
+"""The training-runs contract (seed 000): synchronous-or-async RandomForest training and run records."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
+
+from api import jobs
+from api.deps import READ, TRAIN, GatewayDep, Reader, Trainer
+from api.schemas import TrainRunCreate, TrainRunDetail, TrainRunPublic, TrainRunsPublic
+from trainyard.errors import DATA_ERROR_NAMES
+from trainyard.registry.runs import get_run, get_run_by_id, page_runs, version_taken
+from trainyard.settings import get_settings
+from trainyard.states import JobStatus, RunStatus
+
+router = APIRouter(prefix="/api/training", tags=["training runs"])
+
+
+def invalid(details: dict[str, list[str]]) -> HTTPException:
+    return HTTPException(status.HTTP_400_BAD_REQUEST, {"error": "Invalid request data", "details": details})
+
+
+@router.post("/train/", status_code=201, dependencies=[Depends(TRAIN)])
+def train(
+    body: TrainRunCreate, gateway: GatewayDep, user: Trainer,
+    key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+) -> JSONResponse:  # fmt: skip
+    """Train the RandomForest through its deployment; wait (bounded) for the outcome."""
+    version = body.model_version or f"api_v{datetime.now(UTC):%Y%m%d_%H%M%S}"
+    if version_taken("random-forest", version):
+        raise invalid({"model_version": [f"Model version {version!r} already exists."]})
+    fields = {"dataset": body.dataset_path, "test_split": body.test_split, "use_cv": False,
+              "hyperparameters": body.hyperparameters.model_dump(), "model_version": version, "notes": body.notes,
+              "trained_by": user.username}  # fmt: skip
+    params = jobs.build_params("random-forest", fields)
+    jobs.dataset_sha256(params.dataset)  # refuse paths outside the data roots before anything runs
+    started = time.monotonic()
+    job = jobs.trigger(gateway, "random-forest", params, user, key)
+    if not body.async_training:
+        job = gateway.wait(job.id, timeout=get_settings().sync_wait_seconds)
+    run = jobs.reconcile(job) or get_run(job.id)
+    assert run is not None  # trigger() created it
+    if job.status is JobStatus.COMPLETED:
+        elapsed = time.monotonic() - started
+        metrics = {"accuracy": run.accuracy, "precision": run.precision, "recall": run.recall,
+                   "f1_score": run.f1_score, "training_duration_seconds": run.training_duration_seconds}  # fmt: skip
+        return JSONResponse(
+            {"training_run_id": run.id, "status": RunStatus.COMPLETED, "model_version": version, "metrics": metrics,
+             "message": f"Training completed successfully in {elapsed:.2f}s"},
+            status_code=201,
+        )  # fmt: skip
+    if job.status in {JobStatus.FAILED, JobStatus.CANCELLED}:
+        error = run.error_message or job.message or job.state_name
+        code = 400 if any(name in error for name in DATA_ERROR_NAMES) else 500
+        kind = "Data loading or validation failed" if code == 400 else "Training failed"
+        return JSONResponse(
+            {"training_run_id": run.id, "status": RunStatus.FAILED if job.status is JobStatus.FAILED else
+             RunStatus.CANCELLED, "message": kind, "error": error},
+            status_code=code,
+        )  # fmt: skip
+    message = "Training started asynchronously" if body.async_training else "Training still running; poll the run"
+    return JSONResponse(
+        {"training_run_id": run.id, "status": RunStatus.RUNNING, "message": message, "model_version": version,
+         "job_id": job.id},
+        status_code=202,
+    )  # fmt: skip
+
+
+@router.get("/runs/", response_model=TrainRunsPublic, dependencies=[Depends(READ)])
+def list_runs(
+    request: Request, gateway: GatewayDep, _user: Reader,
+    page: Annotated[int, Query(ge=1)] = 1, page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+    status_: Annotated[str | None, Query(alias="status")] = None,
+    trained_by: Annotated[str | None, Query(max_length=150)] = None,
+    model_type: Annotated[str | None, Query(max_length=32)] = None,
+) -> TrainRunsPublic:  # fmt: skip
+    """Training runs newest first (``-run_date, -id``), paginated like Django REST framework."""
+    wanted = None
+    if status_ is not None:
+        try:
+            wanted = RunStatus(status_.upper())
+        except ValueError:
+            raise invalid({"status": [f"Unknown status {status_!r}; allowed: {', '.join(RunStatus)}"]}) from None
+    _reconcile_running(gateway)
+    total, rows = page_runs(page, page_size, wanted, trained_by, model_type)
+    if rows == [] and page > 1:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Invalid page.")
+    url = request.url
+    next_url = str(url.include_query_params(page=page + 1)) if page * page_size < total else None
+    previous = str(url.include_query_params(page=page - 1)) if page > 1 else None
+    return TrainRunsPublic(count=total, next=next_url, previous=previous,
+                           results=[TrainRunPublic.model_validate(r, from_attributes=True) for r in rows])  # fmt: skip
+
+
+@router.get("/runs/{run_id}/", response_model=TrainRunDetail, dependencies=[Depends(READ)])
+def run_detail(run_id: int, gateway: GatewayDep, _user: Reader) -> TrainRunDetail:
+    """One run with its lineage, per-class metrics and error message."""
+    run = get_run_by_id(run_id)
+    if run is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Training run not found.")
+    if run.status == RunStatus.RUNNING:
+        run = jobs.reconcile(gateway.get(run.flow_run_id)) or run
+    return TrainRunDetail.model_validate(
+        {**{c: getattr(run, c) for c in TrainRunDetail.model_fields if hasattr(run, c)},
+         "n_estimators": run.hyperparameters.get("n_estimators")}
+    )  # fmt: skip
+
+
+def _reconcile_running(gateway: GatewayDep) -> None:
+    """Runs the registry still calls RUNNING are checked against Prefect (bounded per request)."""
+    from trainyard.registry.runs import running_flow_run_ids
+
+    for flow_run_id in running_flow_run_ids(limit=50):
+        try:
+            jobs.reconcile(gateway.get(flow_run_id))
+        except LookupError:
+            continue

@@ -1,0 +1,151 @@
+"""Request and response bodies of both contracts (field names are the seeds')."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from trainyard.params import ModelVersion, RandomForestHyperparameters
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- jobs API (seed 003) ---
+class TrainOptions(_Body):
+    retrain: bool = False
+    use_cv: bool = True
+    hyperparameters: dict[str, Any] | None = None
+    dataset: str | None = Field(None, max_length=1024)
+
+
+class TrainingRequest(TrainOptions):
+    model_type: str
+
+
+class TrainResponse(BaseModel):
+    job_id: str
+    status: str
+    message: str
+    model_type: str
+    prefect_ui_url: str
+    cached: bool = False
+
+
+class SubJob(BaseModel):
+    job_id: str
+    model_type: str
+    status: str
+    prefect_state: str
+
+
+class JobPublic(BaseModel):
+    job_id: str
+    status: str
+    prefect_state: str
+    model_type: str
+    started_at: datetime | None
+    completed_at: datetime | None
+
+
+class JobStatusPublic(JobPublic):
+    model_path: str | None
+    metrics: dict[str, Any] | None
+    error: str | None
+    logs: list[str]
+    sub_jobs: list[SubJob]
+
+
+class JobsPublic(BaseModel):
+    jobs: list[JobPublic]
+    total_count: int
+    filtered_count: int
+
+
+class CancelPublic(BaseModel):
+    message: str
+    job_id: str
+    status: str
+
+
+class ModelPublic(BaseModel):
+    path: str
+    type: str
+    size: int
+    modified: datetime
+    version: str
+    job_id: str
+    sha256: str
+    metrics: dict[str, Any]
+
+
+class ModelsPublic(BaseModel):
+    available_models: dict[str, ModelPublic]
+    models_directory: str
+
+
+# --- training-runs API (seed 000) ---
+class TrainRunCreate(_Body):
+    dataset_path: str = Field("future_skills_dataset.csv", min_length=1, max_length=1024)
+    test_split: float = Field(0.2, ge=0.1, le=0.5)
+    hyperparameters: RandomForestHyperparameters = Field(default_factory=RandomForestHyperparameters)
+    model_version: ModelVersion | None = None
+    notes: str = Field("", max_length=10_000)
+    async_training: bool = False
+
+
+class TrainRunMetrics(BaseModel):
+    accuracy: float | None
+    precision: float | None
+    recall: float | None
+    f1_score: float | None
+    training_duration_seconds: float | None
+
+
+class TrainRunPublic(BaseModel):
+    id: int
+    run_date: datetime
+    model_version: str | None
+    model_type: str
+    status: str
+    accuracy: float | None
+    precision: float | None
+    recall: float | None
+    f1_score: float | None
+    training_duration_seconds: float | None
+    trained_by_username: str | None
+
+
+class TrainRunDetail(TrainRunPublic):
+    model_path: str | None
+    dataset_path: str | None
+    dataset_sha256: str | None
+    error_message: str | None
+    total_samples: int | None
+    train_samples: int | None
+    test_samples: int | None
+    test_split: float | None
+    n_estimators: int | None
+    random_state: int | None
+    hyperparameters: dict[str, Any]
+    per_class_metrics: dict[str, Any]
+    cv_metrics: dict[str, Any] | None
+    features_used: list[str]
+    notes: str
+    flow_run_id: str
+    device: str | None
+
+
+class TrainRunsPublic(BaseModel):
+    count: int
+    next: str | None
+    previous: str | None
+    results: list[TrainRunPublic]
+
+
+class TokenRequest(_Body):
+    username: str = Field(min_length=1, max_length=150)
+    password: str = Field(min_length=1, max_length=1024)
