@@ -22,7 +22,7 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import FlowRunSort, LogSort
 from prefect.exceptions import ObjectNotFound
-from prefect.states import Cancelled, Cancelling
+from prefect.states import Cancelled, Cancelling, Crashed
 
 from trainyard.states import JobStatus, job_status
 
@@ -121,6 +121,27 @@ class PrefectGateway:
         state = Cancelled() if job.state_type in NOT_STARTED else Cancelling()
         self.client.set_flow_run_state(UUID(job.id), state=state, force=True)
         return job_status(state.type)
+
+    def active_runs(self) -> list[tuple[JobView, str | None, datetime | None]]:
+        """Runs that may hold a process: (view, ``host:pid`` recorded by the worker, state timestamp)."""
+        live = [StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
+        names = {flow.id: flow.name for flow in self.client.read_flows(limit=50)}
+        runs = self.client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(state={"type": FlowRunFilterStateType(any_=live)}),
+            sort=FlowRunSort.START_TIME_ASC,
+            limit=200,
+        )
+        return [
+            (self._view(run, self.flow_types.get(names.get(run.flow_id, ""), "unknown")),
+             str(run.infrastructure_pid) if run.infrastructure_pid else None,
+             run.state.timestamp if run.state else None)
+            for run in runs
+        ]  # fmt: skip
+
+    def mark(self, job_id: str, state_type: StateType, message: str) -> None:
+        """Force a terminal state the run's own process can no longer report."""
+        state = Crashed(message=message) if state_type is StateType.CRASHED else Cancelled(message=message)
+        self.client.set_flow_run_state(UUID(job_id), state=state, force=True)
 
     def logs(self, job_id: str, limit: int = 20) -> list[str]:
         entries = self.client.read_logs(

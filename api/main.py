@@ -12,9 +12,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prefect import get_client
 
+from api import reconciler
 from api.gateway import PrefectGateway
 from api.routers import auth, jobs, training
 from trainyard.registry.db import get_engine
+from trainyard.settings import get_settings
 
 # Routes of the seed-000 (Django REST) contract answer validation errors with 400, not 422.
 DRF_STYLE_PREFIXES = ("/api/training/", "/api-token-auth/")
@@ -23,9 +25,18 @@ DRF_STYLE_PREFIXES = ("/api/training/", "/api-token-auth/")
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     get_engine()  # create the registry schema before the first request
+    settings = get_settings()
     with get_client(sync_client=True) as client:
         app.state.gateway = PrefectGateway(client)
-        yield
+        stop = None
+        if settings.reconcile_interval_seconds > 0:
+            stop = reconciler.start(app.state.gateway, settings.reconcile_interval_seconds,
+                                    settings.cancel_grace_seconds)  # fmt: skip
+        try:
+            yield
+        finally:
+            if stop is not None:
+                stop.set()
 
 
 def _field_errors(exc: RequestValidationError) -> dict[str, list[str]]:

@@ -48,6 +48,11 @@ def train(
     params_json: str = typer.Option("{}", "--params", help="Extra flow parameters as JSON."),
 ) -> None:
     """Run a training flow in this process (against PREFECT_API_URL, or an ephemeral server)."""
+    import os
+
+    # Prefect reads this when first imported (below); a fresh ephemeral server migrates for ~21 s,
+    # past Prefect's 20 s default.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     from flows.train_all import FLOWS, train_all
     from trainyard.params import TrainAllParams
 

@@ -28,6 +28,15 @@ class Settings(BaseSettings):
     sync_wait_seconds: float = 120.0
     code_version: str | None = None
     prefect_ui_url: str = "http://127.0.0.1:4200"
+    reconcile_interval_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="How often the API checks live runs' processes; 0 turns it off (needed when process "
+        "workers run on other hosts than the API).",
+    )
+    cancel_grace_seconds: float = Field(
+        45.0, gt=0, description="A run Cancelling this long whose process still runs is killed by the reconciler."
+    )
 
     @property
     def models_dir(self) -> Path:

@@ -105,6 +105,16 @@ class Stack:
         )
         wait_http(f"{self.api_url}/health", timeout, process=api)
 
+    def restart(self, name: str) -> None:
+        """Start a stopped or killed child again with its original command line."""
+        for index, (known, process) in enumerate(self.processes):
+            if known == name:
+                stop(process, grace=2)
+                args = [str(a) for a in process.args]  # type: ignore[union-attr]
+                self.processes[index] = (name, spawn(args, self.env(), self.logs / f"{name}.log", cwd=PROJECT_ROOT))
+                return
+        raise KeyError(name)
+
     def stop(self) -> None:
         for name, process in reversed(self.processes):
             stop(process, grace=10)

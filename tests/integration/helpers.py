@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from uuid import UUID
 
@@ -34,14 +33,15 @@ def flow_run_pid(job_id: str, timeout: float = 60) -> int:
     raise AssertionError(f"no infrastructure pid recorded for {job_id}")
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie still answers kill(0); it has exited all the same.
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+def task_states(flow_run_id: str) -> dict[str, str]:
+    """Task name (without its run suffix) → state name of its latest run in this flow run."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import TaskRunSort
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(flow_run_id)])),
+            sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+            limit=200,
+        )
+    return {run.name.rsplit("-", 1)[0]: run.state.name for run in runs if run.state}

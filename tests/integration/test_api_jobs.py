@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from tests.integration.conftest import Clients
-from tests.integration.helpers import flow_run_pid, pid_alive, wait_for_status
+from tests.integration.helpers import flow_run_pid, wait_for_status
 from trainyard.model_store import load_model
+from trainyard.processes import pid_alive
 from trainyard.settings import get_settings
 
 pytestmark = pytest.mark.integration

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -96,3 +100,16 @@ def test_runs_list_paginates_filters_and_orders(live_stack: Clients) -> None:
     assert live_stack.manager.get("/api/training/runs/", params={"status": "DONE"}).status_code == 400
     assert live_stack.manager.get("/api/training/runs/999999/").status_code == 404
     assert live_stack.manager.post("/api/training/train/", json={}).status_code == 403
+
+
+def test_the_seed_documents_python_example_runs_verbatim(live_stack: Clients) -> None:
+    """The seed's ``requests`` example, only BASE_URL and TOKEN substituted, against the stack."""
+    source = (Path(__file__).parent / "seed_examples" / "training_api_quick_reference.py").read_text()
+    token = live_stack.hr.headers["Authorization"].split()[1]
+    source = source.replace('"http://localhost:8000"', repr(live_stack.stack.api_url))
+    source = source.replace('"your_token_here"', repr(token))
+    source = source.replace('"v1.0"', '"seed-example-v1.0"')  # versions are unique per model type
+    result = subprocess.run([sys.executable, "-c", source], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "Training Run ID: " in result.stdout and "Accuracy: " in result.stdout
+    assert "Hyperparameters: {'n_estimators': 100" in result.stdout

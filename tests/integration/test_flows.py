@@ -7,14 +7,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from prefect import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterParentFlowRunId
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
 from prefect.client.schemas.objects import StateType
-from prefect.client.schemas.sorting import FlowRunSort, TaskRunSort
+from prefect.client.schemas.sorting import FlowRunSort
 
 from flows.neural_net import train_neural_net
 from flows.random_forest import train_random_forest
 from flows.train_all import train_all
 from flows.xgboost import train_xgboost
+from tests.integration.helpers import task_states
 from trainyard.dataset_files import file_sha256
 from trainyard.model_store import load_model
 from trainyard.params import (
@@ -35,17 +36,6 @@ FAST = {
     ModelType.NEURAL_NET: (train_neural_net, NeuralNetParams, {"epochs": 3}),
 }
 DATASETS = {"future_skills_dataset_noisy.csv": "future_need_level", "churn.csv": "churn"}
-
-
-def _task_states(flow_run_id: str) -> dict[str, str]:
-    with get_client(sync_client=True) as client:
-        # Prefect 3.8's sync client sends sort/limit as null unless given, which its server refuses.
-        runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-            sort=TaskRunSort.EXPECTED_START_TIME_ASC,
-            limit=200,
-        )
-    return {run.name.rsplit("-", 1)[0]: run.state.name for run in runs}
 
 
 @pytest.mark.parametrize("dataset", list(DATASETS))
@@ -80,7 +70,7 @@ def test_rerun_serves_load_validate_split_from_cache(prefect_api: str) -> None:
     first = train_random_forest(params)
     second = train_random_forest(params)
     assert first.model_version != second.model_version  # every run is a new version
-    states = _task_states(second.flow_run_id)
+    states = task_states(second.flow_run_id)
     assert {states[step] for step in ("load-dataset", "validate-dataset", "split-dataset")} == {"Cached"}
     assert states["fit-random-forest"] == "Completed"
 
@@ -121,7 +111,7 @@ def test_train_all_runs_three_child_flows(prefect_api: str) -> None:
         run = get_run(outcome.flow_run_id)
         assert run is not None and run.parent_flow_run_id == parent_id and run.model_version == "all-v1"
         assert load_model(Path(outcome.model_path)).named_steps["model"] is not None, model_type
-        assert _task_states(outcome.flow_run_id)["load-dataset"] == "Cached"
+        assert task_states(outcome.flow_run_id)["load-dataset"] == "Cached"
 
 
 def test_duplicate_model_version_fails_before_training(prefect_api: str) -> None:
@@ -131,4 +121,4 @@ def test_duplicate_model_version_fails_before_training(prefect_api: str) -> None
     assert state.type == StateType.FAILED
     run = get_run(str(state.state_details.flow_run_id))
     assert run is not None and "already exists" in (run.error_message or "")
-    assert "fit-xgboost" not in _task_states(run.flow_run_id)
+    assert "fit-xgboost" not in task_states(run.flow_run_id)

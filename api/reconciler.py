@@ -1,0 +1,77 @@
+"""Keeps Prefect truthful about runs whose process died or ignored a cancel (process pools, one host).
+
+Bound: a dead run is marked within ``reconcile_interval_seconds`` (default 5 s) of the sweep that
+sees it; a Cancelling run whose process outlives ``cancel_grace_seconds`` (45 s: longer than the
+worker's own 30 s grace kill) is killed and marked Cancelled on the next sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from datetime import UTC, datetime
+
+from prefect.client.schemas.objects import StateType
+
+from api.gateway import PrefectGateway
+from trainyard.processes import pid_alive
+
+logger = logging.getLogger(__name__)
+
+
+def local_pid(infrastructure_pid: str | None, hostname: str) -> int | None:
+    """The PID a run's worker recorded, when it is a process on this host.
+
+    Prefect's process worker records a bare PID; it is taken as local because the reconciler only
+    runs where process workers share the API's host (``TRAINYARD_RECONCILE_INTERVAL_SECONDS=0``
+    turns it off elsewhere). A ``host:pid`` form is honoured only for this host.
+    """
+    if not infrastructure_pid:
+        return None
+    host, _, pid = infrastructure_pid.rpartition(":")
+    if host and host != hostname:
+        return None
+    return int(pid) if pid.isdigit() else None
+
+
+def sweep(gateway: PrefectGateway, cancel_grace: float, hostname: str | None = None) -> list[tuple[str, str]]:
+    """One pass; returns (job id, action) for every run it changed."""
+    hostname = hostname or socket.gethostname()
+    actions: list[tuple[str, str]] = []
+    now = datetime.now(UTC)
+    for job, infra, since in gateway.active_runs():
+        pid = local_pid(infra, hostname)
+        if pid is None:
+            continue
+        if not pid_alive(pid):
+            if job.state_type is StateType.CANCELLING:
+                gateway.mark(job.id, StateType.CANCELLED, f"process {pid} is gone; cancellation complete")
+                actions.append((job.id, "cancelled"))
+            else:
+                gateway.mark(job.id, StateType.CRASHED, f"flow-run process {pid} exited without reporting a state")
+                actions.append((job.id, "crashed"))
+        elif job.state_type is StateType.CANCELLING and since and (now - since).total_seconds() > cancel_grace:
+            os.kill(pid, signal.SIGKILL)
+            gateway.mark(job.id, StateType.CANCELLED, f"process {pid} ignored cancellation; killed")
+            actions.append((job.id, "killed"))
+    for job_id, action in actions:
+        logger.warning("reconciled run %s: %s", job_id, action)
+    return actions
+
+
+def start(gateway: PrefectGateway, interval: float, cancel_grace: float) -> threading.Event:
+    """Run ``sweep`` every ``interval`` seconds in a daemon thread; set the returned event to stop it."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(interval):
+            try:
+                sweep(gateway, cancel_grace)
+            except Exception:  # a failed sweep must not end the loop; the next one retries
+                logger.exception("reconcile sweep failed")
+
+    threading.Thread(target=loop, name="trainyard-reconciler", daemon=True).start()
+    return stop
