@@ -115,12 +115,22 @@ class PrefectGateway:
         names = {flow.id: flow.name for flow in self.client.read_flows(limit=50)}
         return [self._view(run, self.flow_types.get(names.get(run.flow_id, ""), "unknown")) for run in runs]
 
-    def cancel(self, job: JobView) -> JobStatus:
+    def cancel(self, job: JobView, *, has_own_process: bool = True) -> JobStatus:
         """Prefect cancellation: a run not yet started is Cancelled at once, a live one Cancelling
-        (the worker then terminates its process and the run ends Cancelled)."""
-        state = Cancelled() if job.state_type in NOT_STARTED else Cancelling()
+        (the worker then terminates its process and the run ends Cancelled). A sub-job runs inside
+        its parent's process, which the parent's cancellation ends: it is Cancelled directly."""
+        direct = job.state_type in NOT_STARTED or not has_own_process
+        state = Cancelled(message="parent job cancelled" if not has_own_process else None) if direct else Cancelling()
         self.client.set_flow_run_state(UUID(job.id), state=state, force=True)
         return job_status(state.type)
+
+    def parent_state(self, job: JobView) -> StateType | None:
+        """State of the flow run a sub-job runs inside, or None for a top-level job."""
+        if job.parent_task_run_id is None:
+            return None
+        parent_task = self.client.read_task_run(UUID(job.parent_task_run_id))
+        parent = self.client.read_flow_run(parent_task.flow_run_id)
+        return parent.state.type if parent.state else None
 
     def active_runs(self) -> list[tuple[JobView, str | None, datetime | None]]:
         """Runs that may hold a process: (view, ``host:pid`` recorded by the worker, state timestamp)."""

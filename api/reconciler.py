@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from prefect.client.schemas.objects import StateType
 
-from api.gateway import PrefectGateway
+from api.gateway import TERMINAL, JobView, PrefectGateway
 from trainyard.processes import pid_alive
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,9 @@ def sweep(gateway: PrefectGateway, cancel_grace: float, hostname: str | None = N
     for job, infra, since in gateway.active_runs():
         pid = local_pid(infra, hostname)
         if pid is None:
+            if (orphan := _orphaned(gateway, job)) is not None:
+                gateway.mark(job.id, orphan, "the parent job's process ended before this sub-job")
+                actions.append((job.id, orphan.value.lower()))
             continue
         if not pid_alive(pid):
             if job.state_type is StateType.CANCELLING:
@@ -60,6 +63,14 @@ def sweep(gateway: PrefectGateway, cancel_grace: float, hostname: str | None = N
     for job_id, action in actions:
         logger.warning("reconciled run %s: %s", job_id, action)
     return actions
+
+
+def _orphaned(gateway: PrefectGateway, job: JobView) -> StateType | None:
+    """A sub-job (no process of its own) whose parent run is over: the state it must end in."""
+    parent = gateway.parent_state(job)
+    if parent is None or parent not in TERMINAL:
+        return None
+    return StateType.CANCELLED if parent is StateType.CANCELLED else StateType.CRASHED
 
 
 def start(gateway: PrefectGateway, interval: float, cancel_grace: float) -> threading.Event:

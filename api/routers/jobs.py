@@ -125,7 +125,7 @@ def cancel_job(job_id: str, gateway: GatewayDep, _user: Trainer) -> CancelPublic
     new_status = gateway.cancel(job)
     for child in gateway.children(job.id) if job.model_type == "all" else []:
         if child.status not in TERMINAL_JOB_STATUSES:
-            gateway.cancel(child)
+            gateway.cancel(child, has_own_process=False)
     return CancelPublic(message=f"Job {job_id} cancelled successfully", job_id=job_id, status=new_status)
 
 

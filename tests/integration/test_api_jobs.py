@@ -121,3 +121,39 @@ def test_auth_rules(live_stack: Clients) -> None:
     assert bad.status_code == 400
     assert bad.json() == {"non_field_errors": ["Unable to log in with provided credentials."]}
     assert live_stack.anonymous.get("/health").status_code == 200
+
+
+def test_all_runs_three_sub_jobs(live_stack: Clients) -> None:
+    hyper = {"random-forest": {"n_estimators": 5}, "xgboost": {"n_estimators": 5}, "neural_net": {"epochs": 2}}
+    body = live_stack.hr.post("/train", json={"model_type": "all", "retrain": True, "use_cv": False,
+                                              "dataset": "future_skills_dataset_noisy.csv",
+                                              "hyperparameters": hyper}).json()  # fmt: skip
+    assert body["model_type"] == "all" and body["status"] == "started"
+    done = wait_for_status(live_stack.hr, body["job_id"], {"completed", "failed"})
+    assert done["status"] == "completed", done
+    assert sorted(j["model_type"] for j in done["sub_jobs"]) == ["neural-net", "random-forest", "xgboost"]
+    assert all(j["status"] == "completed" for j in done["sub_jobs"])
+    for sub in done["sub_jobs"]:
+        child = live_stack.hr.get(f"/train/status/{sub['job_id']}").json()
+        assert child["status"] == "completed" and Path(child["model_path"]).is_dir()
+
+
+def test_cancelling_all_ends_every_sub_job(live_stack: Clients) -> None:
+    slow = {"model_type": "all", "retrain": True, "use_cv": False, "dataset": "churn.csv",
+            "hyperparameters": {"neural-net": {"epochs": 1000, "batch_size": 16}}}  # fmt: skip
+    job_id = live_stack.hr.post("/train", json=slow).json()["job_id"]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        subs = live_stack.hr.get(f"/train/status/{job_id}").json()["sub_jobs"]
+        if any(s["model_type"] == "neural-net" and s["status"] == "running" for s in subs):
+            break
+        time.sleep(0.5)
+    pid = flow_run_pid(job_id)
+    assert live_stack.hr.delete(f"/train/job/{job_id}").status_code == 200
+    done = wait_for_status(live_stack.hr, job_id, {"cancelled"}, timeout=90)
+    assert done["sub_jobs"] and all(s["status"] in {"cancelled", "completed"} for s in done["sub_jobs"]), done
+    assert any(s["status"] == "cancelled" for s in done["sub_jobs"])
+    deadline = time.monotonic() + 30
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not pid_alive(pid)

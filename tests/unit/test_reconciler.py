@@ -15,6 +15,7 @@ from trainyard.processes import pid_alive
 class RecordingGateway:
     def __init__(self, runs: list) -> None:
         self.runs = runs
+        self.parents: dict[str, StateType] = {}
         self.marked: list[tuple[str, StateType]] = []
 
     def active_runs(self) -> list:
@@ -22,6 +23,9 @@ class RecordingGateway:
 
     def mark(self, job_id: str, state_type: StateType, message: str) -> None:
         self.marked.append((job_id, state_type))
+
+    def parent_state(self, job: JobView) -> StateType | None:
+        return self.parents.get(job.id)
 
 
 def _job(job_id: str, state_type: StateType) -> JobView:
@@ -62,3 +66,16 @@ def test_cancel_ignored_past_grace_kills_the_process() -> None:
         assert gateway.marked == [("old", StateType.CANCELLED)] and not pid_alive(stubborn.pid)
     finally:
         stubborn.kill()
+
+
+def test_sub_jobs_of_an_ended_parent_are_ended_too() -> None:
+    gateway = RecordingGateway(
+        [(_job("child-of-cancelled", StateType.RUNNING), None, None),
+         (_job("child-of-crashed", StateType.CANCELLING), None, None),
+         (_job("child-of-running", StateType.RUNNING), None, None),
+         (_job("top-level-elsewhere", StateType.RUNNING), None, None)]
+    )  # fmt: skip
+    gateway.parents = {"child-of-cancelled": StateType.CANCELLED, "child-of-crashed": StateType.CRASHED,
+                       "child-of-running": StateType.RUNNING}  # fmt: skip
+    sweep(gateway, cancel_grace=45, hostname="here")  # type: ignore[arg-type]
+    assert gateway.marked == [("child-of-cancelled", StateType.CANCELLED), ("child-of-crashed", StateType.CRASHED)]
