@@ -83,7 +83,10 @@ def up(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Ctrl-C and SIGTERM both stop the stack cleanly; SIGINT is installed explicitly because a
+    # shell starting `up` in the background hands it down as ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     stack = Stack(prefect_port=prefect_port, api_port=api_port, workers_per_pool=workers)
     try:
         logger.info("starting the Prefect server (first start migrates its SQLite database: ~20s)")

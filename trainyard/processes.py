@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -45,22 +46,24 @@ def wait_http(url: str, timeout: float, process: subprocess.Popen | None = None)
 
 
 def stop(process: subprocess.Popen, grace: float = 10.0) -> None:
-    """SIGTERM the process group, then SIGKILL it if it is still there after ``grace`` seconds.
+    """SIGTERM the process group, then SIGKILL it if it is still there after ``grace`` seconds."""
+    stop_all([process], grace)
+
+
+def stop_all(processes: Sequence[subprocess.Popen], grace: float = 10.0) -> None:
+    """SIGTERM every process group at once; SIGKILL those still there after ``grace`` seconds.
 
     ``prefect worker start`` often ignores the first SIGTERM, hence the escalation.
     """
-    if process.poll() is not None:
-        return
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+        alive = [p for p in processes if p.poll() is None]
+        for process in alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, sig)
+        deadline = time.monotonic() + wait
+        for process in alive:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
 
 
 def pid_alive(pid: int) -> bool:

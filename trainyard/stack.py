@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trainyard.processes import spawn, stop, wait_http
+from trainyard.processes import spawn, stop, stop_all, wait_http
 from trainyard.settings import PROJECT_ROOT, get_settings
 
 logger = logging.getLogger(__name__)
@@ -116,9 +116,11 @@ class Stack:
         raise KeyError(name)
 
     def stop(self) -> None:
-        for name, process in reversed(self.processes):
-            stop(process, grace=10)
-            logger.info("stopped %s", name)
+        """API and workers first (together), the server last, so workers can still report to it."""
+        server = [p for name, p in self.processes if name == "prefect-server"]
+        stop_all([p for name, p in self.processes if name != "prefect-server"], grace=10)
+        stop_all(server, grace=10)
+        logger.info("stopped %s", ", ".join(name for name, _ in self.processes))
         self.processes.clear()
 
 
