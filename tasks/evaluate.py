@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
+
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from sklearn.base import clone
-from sklearn.metrics import (
-    accuracy_score,
-    confusion_matrix,
-    precision_recall_fscore_support,
-    roc_auc_score,
-)
-from sklearn.model_selection import StratifiedKFold, cross_validate
 
-from tasks.fitting import FittedModel
 from tasks.stage import read_stage
 from trainyard.refs import Metrics, SplitRef
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from tasks.fitting import FittedModel
+
+# scikit-learn and numpy are imported inside the functions: importing them here would add ~1.5 s
+# to flow-module import, i.e. to every run's time to Running.
 
 CV_SCORING = ("accuracy", "precision_weighted", "recall_weighted", "f1_weighted")
 
@@ -26,6 +26,8 @@ def evaluate_model(
     model: FittedModel, split: SplitRef, use_cv: bool = False, cv_folds: int = 5, random_state: int = 42
 ) -> Metrics:
     """Score the fitted model on the held-out rows (and by stratified k-fold CV on the train rows)."""
+    import numpy as np
+
     test = read_stage(split.test, columns=[*split.features, split.target])
     y_true = test[split.target].to_numpy()
     proba = model.pipeline.predict_proba(test[split.features])
@@ -41,6 +43,8 @@ def evaluate_model(
 
 def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> Metrics:
     """Pure metric computation, separate from I/O so it can be unit-tested."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
     weighted = precision_recall_fscore_support(y_true, y_pred, average="weighted", zero_division=0)
     macro = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
     prec, rec, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
@@ -72,6 +76,9 @@ def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray, c
 
 
 def _roc_auc(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> float | None:
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
     present = np.unique(y_true)
     if len(present) < 2:
         return None  # undefined with one class in the test rows; reported as null, not 0
@@ -84,6 +91,10 @@ def _roc_auc(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> floa
 
 def cross_validation(model: FittedModel, split: SplitRef, folds: int, random_state: int) -> dict[str, dict]:
     """Stratified k-fold CV of a fresh copy of the pipeline on the training rows."""
+    import numpy as np
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedKFold, cross_validate
+
     train = read_stage(split.train, columns=[*split.features, split.target])
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
     scores = cross_validate(clone(model.pipeline), train[split.features], train[split.target], cv=cv,

@@ -8,9 +8,7 @@ from prefect.cache_policies import NO_CACHE
 from tasks.fitting import FittedModel, fit_pipeline
 from trainyard.datasets import SPECS
 from trainyard.devices import torch_device
-from trainyard.estimators import LabelEncodedClassifier, TorchMLPClassifier
 from trainyard.params import NeuralNetHyperparameters
-from trainyard.preprocessing import build_preprocessor
 from trainyard.refs import SplitRef
 
 
@@ -18,6 +16,9 @@ from trainyard.refs import SplitRef
 def fit_neural_net(split: SplitRef, hyperparameters: NeuralNetHyperparameters, random_state: int,
                    device: str = "auto") -> FittedModel:  # fmt: skip
     """Train a feed-forward net on imputed, scaled features."""
+    from trainyard.estimators import LabelEncodedClassifier, TorchMLPClassifier
+    from trainyard.preprocessing import build_preprocessor
+
     chosen = torch_device(device)
     params = hyperparameters.model_dump()
     net = TorchMLPClassifier(

@@ -8,9 +8,7 @@ from prefect.cache_policies import NO_CACHE
 from tasks.fitting import FittedModel, fit_pipeline
 from trainyard.datasets import SPECS
 from trainyard.devices import xgboost_device
-from trainyard.estimators import LabelEncodedClassifier
 from trainyard.params import XGBoostHyperparameters
-from trainyard.preprocessing import build_preprocessor
 from trainyard.refs import SplitRef
 
 
@@ -19,6 +17,9 @@ def fit_xgboost(split: SplitRef, hyperparameters: XGBoostHyperparameters, random
                 device: str = "auto") -> FittedModel:  # fmt: skip
     """Train gradient-boosted trees; XGBoost handles the missing values itself."""
     from xgboost import XGBClassifier
+
+    from trainyard.estimators import LabelEncodedClassifier
+    from trainyard.preprocessing import build_preprocessor
 
     chosen = xgboost_device(device)
     params = hyperparameters.model_dump()

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect import get_run_logger
-from sklearn.compose import ColumnTransformer
-from sklearn.pipeline import Pipeline
 
 from tasks.stage import read_stage
 from trainyard.errors import TrainingError
 from trainyard.refs import SplitRef
+
+if TYPE_CHECKING:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
 
 
 @dataclass
@@ -29,6 +31,8 @@ def fit_pipeline(
     split: SplitRef, preprocessor: ColumnTransformer, estimator: Any, device: str, hyperparameters: dict[str, Any]
 ) -> FittedModel:
     """Fit ``preprocessor`` + ``estimator`` on the split's training side."""
+    from sklearn.pipeline import Pipeline
+
     logger = get_run_logger()
     train = read_stage(split.train, columns=[*split.features, split.target])
     pipeline = Pipeline([("preprocess", preprocessor), ("model", estimator)])

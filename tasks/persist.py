@@ -13,11 +13,8 @@ from prefect.cache_policies import NO_CACHE
 from tasks.fitting import FittedModel
 from trainyard.errors import RegistryError
 from trainyard.lineage import code_version, library_versions, training_signature
-from trainyard.model_store import save_model
 from trainyard.params import ModelType, TrainingParams
 from trainyard.refs import Metrics, RunRecord, SplitRef, TrainingOutcome
-from trainyard.registry.models import ModelVersionRecord
-from trainyard.registry.runs import complete_run
 from trainyard.settings import get_settings
 from trainyard.states import RunStatus
 
@@ -32,6 +29,10 @@ def persist_model(
     params: TrainingParams,
 ) -> TrainingOutcome:
     """Save the model directory, then record it and the run's results in one registry transaction."""
+    from trainyard.model_store import save_model
+    from trainyard.registry.models import ModelVersionRecord
+    from trainyard.registry.runs import complete_run
+
     destination = get_settings().models_dir / str(model_type) / record.model_version
     dataset = split.dataset
     lineage = {

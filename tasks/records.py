@@ -14,7 +14,6 @@ from tasks.retry import retry_unless_deterministic
 from trainyard.errors import DuplicateVersionError
 from trainyard.params import ModelType, TrainingParams
 from trainyard.refs import RunRecord
-from trainyard.registry.runs import RunStart, ensure_run, set_outcome, update_run, version_taken
 from trainyard.states import RunStatus
 
 
@@ -28,6 +27,8 @@ from trainyard.states import RunStatus
 )
 def start_run_record(model_type: ModelType, params: TrainingParams) -> RunRecord:
     """Create (or adopt the API's) registry row for this flow run and fix its model version."""
+    from trainyard.registry.runs import RunStart, ensure_run, update_run, version_taken
+
     run_id = flow_run.get_id() or str(uuid.uuid4())
     stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
     run = ensure_run(
@@ -53,6 +54,8 @@ def start_run_record(model_type: ModelType, params: TrainingParams) -> RunRecord
 
 def record_final_state(_flow: Any, run: Any, state: Any) -> None:
     """Flow state hook: copy a failed, crashed or cancelled outcome and its message to the registry."""
+    from trainyard.registry.runs import set_outcome
+
     status = {"FAILED": RunStatus.FAILED, "CRASHED": RunStatus.FAILED, "CANCELLED": RunStatus.CANCELLED,
               "CANCELLING": RunStatus.CANCELLED}.get(state.type.value)  # fmt: skip
     if status is not None:

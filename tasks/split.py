@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from prefect import get_run_logger, task
-from sklearn.model_selection import train_test_split
 
 from tasks.cache_keys import split_key
 from tasks.stage import read_stage, stage_path, write_stage
@@ -15,6 +14,8 @@ from trainyard.refs import SplitRef, ValidatedDataset
 @task(name="split-dataset", cache_key_fn=split_key, persist_result=True, result_serializer="json")
 def split_dataset(validated: ValidatedDataset, test_split: float, random_state: int) -> SplitRef:
     """Stratify on the target so both sides keep the class balance."""
+    from sklearn.model_selection import train_test_split
+
     dataset = validated.dataset
     spec = SPECS[dataset.kind]
     frame = read_stage(validated.staged)

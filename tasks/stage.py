@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from trainyard.errors import DatasetError
 from trainyard.settings import get_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def stage_path(dataset_sha256: str, name: str) -> Path:
@@ -27,6 +29,8 @@ def write_stage(frame: pd.DataFrame, path: Path) -> str:
 
 
 def read_stage(path: str, columns: list[str] | None = None) -> pd.DataFrame:
+    import pandas as pd
+
     try:
         return pd.read_parquet(path, columns=columns)
     except FileNotFoundError as exc:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import pandas as pd
-import pandera.pandas as pa
+from typing import TYPE_CHECKING
+
 from prefect import get_run_logger, task
 
 from tasks.cache_keys import validate_key
-from tasks.schemas import SCHEMAS
 from tasks.stage import read_stage, stage_path, write_stage
 from trainyard.datasets import SPECS
 from trainyard.errors import SchemaValidationError
 from trainyard.refs import DatasetRef, ValidatedDataset
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MAX_ROWS_SHOWN = 5
 
@@ -19,6 +21,10 @@ MAX_ROWS_SHOWN = 5
 @task(name="validate-dataset", cache_key_fn=validate_key, persist_result=True, result_serializer="json")
 def validate_dataset(dataset: DatasetRef) -> ValidatedDataset:
     """Check types, ranges, allowed values and columns; refuse empty or single-class data."""
+    import pandera.pandas as pa
+
+    from tasks.schemas import SCHEMAS
+
     spec = SPECS[dataset.kind]
     frame = read_stage(dataset.staged)
     name = dataset.path.rsplit("/", 1)[-1]

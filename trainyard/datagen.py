@@ -109,6 +109,8 @@ def churn(rows: int = 3000, seed: int = 42, missing_fraction: float = 0.08) -> p
     prob = _calibrated_probability(logit, target_rate=0.29)
     cols["churn"] = (rng.random(rows) < prob).astype(np.int8)
 
+    for spec in CHURN.numeric:  # heavy tails must stay inside the schema at any table size
+        cols[spec.name] = np.clip(cols[spec.name], spec.min, spec.max).astype(cols[spec.name].dtype)
     frame = pd.DataFrame(cols, columns=CHURN.all_columns)
     missing = rng.random(rows) < missing_fraction
     frame.loc[missing, ["revenue", "mou", "changem", "changer"]] = np.nan

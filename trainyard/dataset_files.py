@@ -6,10 +6,12 @@ import hashlib
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from trainyard.errors import DatasetError, DatasetNotAllowedError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet")
 
@@ -65,6 +67,8 @@ def _sha256(path: str, _size: int, _mtime_ns: int) -> str:
 
 def read_table(path: Path) -> pd.DataFrame:
     """Read a CSV (UTF-8) or Parquet file; every failure becomes a DatasetError naming the file."""
+    import pandas as pd
+
     try:
         if path.suffix.lower() == ".parquet":
             return pd.read_parquet(path)

@@ -40,3 +40,7 @@ def test_committed_samples_match_their_schemas() -> None:
     FutureSkillsSchema.validate(pd.read_csv(data / "future_skills_dataset_noisy.csv"), lazy=True)
     churn = ChurnSchema.validate(pd.read_csv(data / "churn.csv"), lazy=True)
     assert len(churn) >= 2000
+
+
+def test_large_churn_tables_stay_inside_the_schema() -> None:
+    ChurnSchema.validate(datagen.churn(rows=200_000, seed=7), lazy=True)

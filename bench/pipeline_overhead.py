@@ -1,0 +1,142 @@
+"""Pipeline overhead: each trainyard flow vs a plain script doing the same work with the same libraries.
+
+    .venv/bin/python bench/pipeline_overhead.py --rows 100000 --repeats 3
+    .venv/bin/python bench/pipeline_overhead.py --rows 2000 --repeats 1   # smoke (CI)
+
+Each measurement is a fresh process with a cold cache; wall time is measured around the whole
+process (imports included) and peak RSS is the child's ru_maxrss. Ours = the flow called in-process
+against a real Prefect server (staging, validation, registry, artifacts included). Plain = pandas +
+stratified split + the same preprocessing and estimator + metrics + joblib/torch.save.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import median, table
+
+FAMILIES = ("random-forest", "xgboost", "neural-net")
+
+
+def plain(family: str, dataset: Path, workdir: Path) -> None:
+    """What a home-made training script does, with the parameters trainyard uses by default."""
+    import joblib
+    import numpy as np
+    import pandas as pd
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import Pipeline
+
+    from trainyard.datasets import CHURN
+    from trainyard.estimators import LabelEncodedClassifier, TorchMLPClassifier
+    from trainyard.params import NeuralNetHyperparameters, RandomForestHyperparameters, XGBoostHyperparameters
+    from trainyard.preprocessing import build_preprocessor
+
+    frame = pd.read_csv(dataset)
+    train, test = train_test_split(frame, test_size=0.2, random_state=42, stratify=frame[CHURN.target])
+    features = CHURN.feature_columns
+    if family == "random-forest":
+        model = RandomForestClassifier(**RandomForestHyperparameters().model_dump(), random_state=42)
+        pre = build_preprocessor(CHURN, impute=True, scale=False)
+    elif family == "xgboost":
+        from xgboost import XGBClassifier
+
+        model = LabelEncodedClassifier(XGBClassifier(**XGBoostHyperparameters().model_dump(), random_state=42))
+        pre = build_preprocessor(CHURN, impute=False, scale=False)
+    else:
+        hyper = NeuralNetHyperparameters().model_dump()
+        hyper["hidden_layer_sizes"] = tuple(hyper["hidden_layer_sizes"])
+        model = LabelEncodedClassifier(TorchMLPClassifier(**hyper, random_state=42))
+        pre = build_preprocessor(CHURN, impute=True, scale=True)
+    pipeline = Pipeline([("preprocess", pre), ("model", model)]).fit(train[features], train[CHURN.target])
+    proba = pipeline.predict_proba(test[features])
+    predicted = pipeline.classes_[np.argmax(proba, axis=1)]
+    metrics = {"accuracy": accuracy_score(test[CHURN.target], predicted),
+               "f1": f1_score(test[CHURN.target], predicted, average="weighted"),
+               "roc_auc": roc_auc_score(test[CHURN.target], proba[:, 1])}  # fmt: skip
+    joblib.dump(pipeline, workdir / "model.joblib")
+    (workdir / "metrics.json").write_text(json.dumps(metrics))
+
+
+def ours(family: str, dataset: Path, workdir: Path) -> None:
+    from flows.train_all import FLOWS
+    from trainyard.params import PARAMS_BY_TYPE, ModelType
+
+    kind = ModelType(family)
+    FLOWS[kind](PARAMS_BY_TYPE[kind](dataset=str(dataset), use_cv=False))
+
+
+def measure(variant: str, family: str, dataset: Path, api_url: str) -> tuple[float, float]:
+    """(wall seconds, peak RSS MiB) of one fresh child process."""
+    with tempfile.TemporaryDirectory(prefix="bench-run-") as workdir:
+        roots = json.dumps([str(dataset.parent)])
+        env = {**os.environ, "TRAINYARD_ARTIFACTS_DIR": workdir, "TRAINYARD_DATA_ROOTS": roots,
+               "PREFECT_API_URL": api_url, "PREFECT_LOCAL_STORAGE_PATH": f"{workdir}/stage/results"}  # fmt: skip
+        script = Path(__file__).resolve()
+        started = time.perf_counter()
+        child = subprocess.run([sys.executable, str(script), "--child", variant, "--family", family,
+                                "--dataset", str(dataset), "--workdir", workdir],
+                               env=env, capture_output=True, text=True)  # fmt: skip
+        wall = time.perf_counter() - started
+        if child.returncode != 0:
+            raise RuntimeError(f"{variant} {family} failed:\n{child.stderr[-3000:]}")
+        return wall, float(json.loads(child.stdout.strip().splitlines()[-1])["max_rss_mib"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--child", choices=["plain", "ours"])
+    parser.add_argument("--family", choices=FAMILIES)
+    parser.add_argument("--dataset", type=Path)
+    parser.add_argument("--workdir", type=Path)
+    args = parser.parse_args()
+    if args.child:
+        (plain if args.child == "plain" else ours)(args.family, args.dataset, args.workdir)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps({"max_rss_mib": rss}))
+        return
+
+    from trainyard import datagen
+    from trainyard.processes import free_port, spawn, stop, wait_http
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-data-") as data:
+        port = free_port()
+        home = Path(data) / "prefect-home"
+        server = spawn([str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
+                        "--port", str(port)], {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
+                       Path(data) / "server.log")  # fmt: skip
+        api_url = f"http://127.0.0.1:{port}/api"
+        try:
+            wait_http(f"{api_url}/health", 180, server)
+            for size in args.rows:
+                dataset = datagen.write_table(datagen.churn(rows=size, seed=7), Path(data) / f"churn_{size}.csv")
+                for family in args.families:
+                    results = {v: [measure(v, family, dataset, api_url) for _ in range(args.repeats)]
+                               for v in ("plain", "ours")}  # fmt: skip
+                    p_wall, o_wall = (median([r[0] for r in results[v]]) for v in ("plain", "ours"))
+                    p_rss, o_rss = (median([r[1] for r in results[v]]) for v in ("plain", "ours"))
+                    rows.append([family, size, p_wall, o_wall, o_wall / p_wall, p_rss, o_rss, o_rss / p_rss])
+                    print(f"{family} {size}: plain {p_wall:.1f}s ours {o_wall:.1f}s", file=sys.stderr, flush=True)
+        finally:
+            stop(server)
+    print(f"pipeline overhead, median of {args.repeats} fresh processes each (wall includes imports)\n")
+    print(table(["flow", "rows", "plain s", "ours s", "wall ratio", "plain MiB", "ours MiB", "RSS ratio"], rows))
+
+
+if __name__ == "__main__":
+    main()
