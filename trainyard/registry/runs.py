@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from trainyard.errors import DuplicateVersionError, RegistryError
 from trainyard.registry.db import session_scope
@@ -36,7 +37,7 @@ def ensure_run(start: RunStart, *, started: bool = False) -> TrainingRun:
     for _ in range(2):
         try:
             with session_scope() as session:
-                run = session.scalar(select(TrainingRun).where(TrainingRun.flow_run_id == start.flow_run_id))
+                run = _by_flow_run(session, start.flow_run_id)
                 if run is None:
                     run = TrainingRun(
                         flow_run_id=start.flow_run_id,
@@ -68,20 +69,28 @@ def ensure_run(start: RunStart, *, started: bool = False) -> TrainingRun:
     raise RegistryError(f"could not create the run record for flow run {start.flow_run_id}")
 
 
+def _by_flow_run(session: Session, flow_run_id: str) -> TrainingRun | None:
+    return session.scalar(select(TrainingRun).where(TrainingRun.flow_run_id == flow_run_id))
+
+
+def _apply(session: Session, flow_run_id: str, values: dict[str, Any]) -> TrainingRun:
+    run = _by_flow_run(session, flow_run_id)
+    if run is None:
+        raise RegistryError(f"no training run for flow run {flow_run_id}")
+    for key, value in values.items():
+        setattr(run, key, value)
+    return run
+
+
 def get_run(flow_run_id: str) -> TrainingRun | None:
     with session_scope() as session:
-        return session.scalar(select(TrainingRun).where(TrainingRun.flow_run_id == flow_run_id))
+        return _by_flow_run(session, flow_run_id)
 
 
 def update_run(flow_run_id: str, **values: Any) -> TrainingRun:
     """Set columns on the run of ``flow_run_id``."""
     with session_scope() as session:
-        run = session.scalar(select(TrainingRun).where(TrainingRun.flow_run_id == flow_run_id))
-        if run is None:
-            raise RegistryError(f"no training run for flow run {flow_run_id}")
-        for key, value in values.items():
-            setattr(run, key, value)
-        return run
+        return _apply(session, flow_run_id, values)
 
 
 def set_outcome(
@@ -99,31 +108,22 @@ def set_outcome(
 def complete_run(flow_run_id: str, version: ModelVersionRecord | None, **values: Any) -> TrainingRun:
     """Store a finished run's results and its model version in one transaction."""
     with session_scope() as session:
-        run = session.scalar(select(TrainingRun).where(TrainingRun.flow_run_id == flow_run_id))
-        if run is None:
-            raise RegistryError(f"no training run for flow run {flow_run_id}")
-        for key, value in values.items():
-            setattr(run, key, value)
+        run = _apply(session, flow_run_id, values)
+        # Read before the flush: after a failed flush the session refuses attribute access.
+        name = version.version if version is not None else run.model_version
+        taken = f"{name!r} already exists for {run.model_type}"
         if version is not None:
             version.training_run_id = run.id
             session.add(version)
         try:
             session.flush()
         except IntegrityError as exc:
-            raise DuplicateVersionError(
-                f"model version {values.get('model_version')!r} already exists for {run.model_type}"
-            ) from exc
+            raise DuplicateVersionError(f"model version {taken}") from exc
         return run
 
 
 def version_taken(model_type: str, version: str) -> bool:
-    with session_scope() as session:
-        found = session.scalar(
-            select(ModelVersionRecord.id).where(
-                ModelVersionRecord.model_type == model_type, ModelVersionRecord.version == version
-            )
-        )
-        return found is not None
+    return get_model_version(model_type, version) is not None
 
 
 def get_model_version(model_type: str, version: str) -> ModelVersionRecord | None:
