@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import (
@@ -15,13 +16,14 @@ from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterParentFlowRunId,
     FlowRunFilterParentTaskRunId,
+    FlowRunFilterState,
     FlowRunFilterStateType,
     LogFilter,
     LogFilterFlowRunId,
 )
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import FlowRunSort, LogSort
-from prefect.exceptions import ObjectNotFound
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.states import Cancelled, Cancelling, Crashed
 
 from trainyard.states import JobStatus, job_status
@@ -38,6 +40,7 @@ STATE_TYPES_BY_STATUS: dict[JobStatus, list[StateType]] = {
     status: [s for s in StateType if job_status(s) is status] for status in JobStatus
 }
 NOT_STARTED = {StateType.SCHEDULED}
+TRIGGER_ATTEMPTS = 8  # jittered backoff 0.25 s .. 8 s: ~30 s at most before a 503 reaches the client
 TERMINAL = {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
 
 
@@ -73,14 +76,27 @@ class PrefectGateway:
         self._deployment_ids: dict[str, UUID] = {}
 
     def trigger(self, model_type: str, parameters: dict[str, Any], idempotency_key: str | None) -> JobView:
-        """Create a flow run of the type's deployment; the same idempotency key returns the same run."""
+        """Create a flow run of the type's deployment; the same idempotency key returns the same run.
+
+        A SQLite-backed Prefect server answers 503 ("database is locked") under bursts of writes,
+        past what Prefect's client retries. The key (generated when the caller gave none) makes
+        retrying safe: a create that did land is returned, never duplicated.
+        """
         name = DEPLOYMENTS[model_type]
-        if name not in self._deployment_ids:
-            self._deployment_ids[name] = self.client.read_deployment_by_name(name).id
-        run = self.client.create_flow_run_from_deployment(
-            self._deployment_ids[name], parameters=parameters, idempotency_key=idempotency_key
-        )
-        return self._view(run, model_type)
+        key = idempotency_key or f"trainyard-{uuid4()}"
+        for attempt in range(TRIGGER_ATTEMPTS):
+            try:
+                if name not in self._deployment_ids:
+                    self._deployment_ids[name] = self.client.read_deployment_by_name(name).id
+                run = self.client.create_flow_run_from_deployment(
+                    self._deployment_ids[name], parameters=parameters, idempotency_key=key
+                )
+                return self._view(run, model_type)
+            except PrefectHTTPStatusError as exc:
+                if exc.response.status_code != 503 or attempt == TRIGGER_ATTEMPTS - 1:
+                    raise
+                time.sleep(min(8.0, 0.25 * 2**attempt) * random.uniform(0.5, 1.5))
+        raise AssertionError("unreachable")
 
     def get(self, job_id: str) -> JobView:
         try:
@@ -97,8 +113,8 @@ class PrefectGateway:
         flows = FlowFilter(name=FlowFilterName(any_=[f for f, t in self.flow_types.items() if t in model_types]))
         run_filter = FlowRunFilter(parent_task_run_id=FlowRunFilterParentTaskRunId(is_null_=True))
         if statuses:
-            run_filter.state = {"type": FlowRunFilterStateType(any_=[s for st in statuses
-                                                                     for s in STATE_TYPES_BY_STATUS[st]])}  # fmt: skip
+            wanted = [state for status in statuses for state in STATE_TYPES_BY_STATUS[status]]
+            run_filter.state = FlowRunFilterState(type=FlowRunFilterStateType(any_=wanted))
         runs = self.client.read_flow_runs(
             flow_filter=flows, flow_run_filter=run_filter, sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=limit
         )
@@ -137,7 +153,7 @@ class PrefectGateway:
         live = [StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
         names = {flow.id: flow.name for flow in self.client.read_flows(limit=50)}
         runs = self.client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(state={"type": FlowRunFilterStateType(any_=live)}),
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=live))),
             sort=FlowRunSort.START_TIME_ASC,
             limit=200,
         )

@@ -57,10 +57,11 @@ def dataset_sha256(requested: str) -> str:
         ) from None
 
 
-def reusable_run(job_type: str, params: TrainingParams) -> TrainingRun | None:
+def reusable_run(job_type: str, params: TrainingParams, dataset_sha: str) -> TrainingRun | None:
+    """A completed run with the same model type, dataset content, parameters and code, if any."""
     if job_type == "all":
         return None
-    return find_completed(training_signature(job_type, dataset_sha256(params.dataset), params))
+    return find_completed(training_signature(job_type, dataset_sha, params))
 
 
 def trigger(

@@ -23,9 +23,13 @@ def median(values: list[float]) -> float:
 
 def table(headers: list[str], rows: list[list[object]]) -> str:
     """A Markdown table (pasted as is into BENCHMARKS.md)."""
-    cells = [[f"{c:.3g}" if isinstance(c, float) else str(c) for c in row] for row in rows]
+    cells = [[_number(c) if isinstance(c, float) else str(c) for c in row] for row in rows]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
+
+
+def _number(value: float) -> str:
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 @contextmanager

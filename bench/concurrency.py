@@ -17,6 +17,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import isolated_stack, table
@@ -40,10 +42,14 @@ def main() -> None:
                                       range(args.jobs)))  # fmt: skip
         http_errors = sum(r.status_code != 200 for r in responses)
         job_ids = [r.json()["job_id"] for r in responses if r.status_code == 200]
-        pending, final = set(job_ids), {}
+        pending, final, resets = set(job_ids), {}, 0
         while pending and time.monotonic() - started < args.timeout:
             for job_id in list(pending):
-                status = client.get(f"/train/status/{job_id}").json()["status"]
+                try:
+                    status = client.get(f"/train/status/{job_id}").json()["status"]
+                except httpx.TransportError:  # a pooled keep-alive connection closed by the server
+                    resets += 1
+                    continue
                 if status in {"completed", "failed", "cancelled"}:
                     final[job_id] = status
                     pending.discard(job_id)
@@ -53,10 +59,11 @@ def main() -> None:
         runs = client.get("/api/training/runs/", params={"page_size": 100}).json()["count"]
     completed = sum(s == "completed" for s in final.values())
     database = "PostgreSQL" if args.prefect_db_url else "SQLite"
-    rows = [[database, args.jobs, len(set(job_ids)), completed, len(pending), http_errors, listed, runs, makespan]]
+    rows = [[database, args.jobs, len(set(job_ids)), completed, len(pending), http_errors, resets, listed, runs,
+             makespan]]  # fmt: skip
     print(f"{args.jobs} jobs triggered at once\n")
     print(table(["Prefect DB", "jobs", "distinct job ids", "completed", "never ended", "HTTP errors",
-                 "jobs in Prefect", "registry rows", "makespan s"], rows))  # fmt: skip
+                 "poll resets", "jobs in Prefect", "registry rows", "makespan s"], rows))  # fmt: skip
     if len(set(job_ids)) != args.jobs or pending or listed != args.jobs or runs != args.jobs:
         sys.exit("lost or duplicated jobs")
 

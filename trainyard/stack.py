@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -83,7 +84,7 @@ class Stack:
         """`prefect deploy --all` from prefect.yaml, with the stack's environment."""
         result = subprocess.run(
             [str(BIN / "prefect"), "--no-prompt", "deploy", "--all"],
-            cwd=PROJECT_ROOT, env={**_inherited_env(), **self.env()}, capture_output=True, text=True,
+            cwd=PROJECT_ROOT, env={**os.environ, **self.env()}, capture_output=True, text=True,
         )  # fmt: skip
         (self.logs / "deploy.log").write_text(result.stdout + result.stderr)
         if result.returncode != 0:
@@ -101,7 +102,18 @@ class Stack:
     def start_api(self, timeout: float = 60) -> None:
         api = self._start(
             "api",
-            [str(BIN / "uvicorn"), "api.main:app", "--host", "127.0.0.1", "--port", str(self.api_port)],
+            # Keep-alive longer than uvicorn's 5 s default: clients reusing a pooled connection the
+            # server has just closed get a reset (seen in bench/concurrency.py).
+            [
+                str(BIN / "uvicorn"),
+                "api.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.api_port),
+                "--timeout-keep-alive",
+                "30",
+            ],
         )
         wait_http(f"{self.api_url}/health", timeout, process=api)
 
@@ -122,9 +134,3 @@ class Stack:
         stop_all(server, grace=10)
         logger.info("stopped %s", ", ".join(name for name, _ in self.processes))
         self.processes.clear()
-
-
-def _inherited_env() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)

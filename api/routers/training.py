@@ -13,7 +13,7 @@ from api import jobs
 from api.deps import READ, TRAIN, GatewayDep, Reader, Trainer
 from api.schemas import TrainRunCreate, TrainRunDetail, TrainRunPublic, TrainRunsPublic
 from trainyard.errors import DATA_ERROR_NAMES
-from trainyard.registry.runs import get_run, get_run_by_id, page_runs, version_taken
+from trainyard.registry.runs import get_run, get_run_by_id, page_runs, running_flow_run_ids, version_taken
 from trainyard.settings import get_settings
 from trainyard.states import JobStatus, RunStatus
 
@@ -112,8 +112,6 @@ def run_detail(run_id: int, gateway: GatewayDep, _user: Reader) -> TrainRunDetai
 
 def _reconcile_running(gateway: GatewayDep) -> None:
     """Runs the registry still calls RUNNING are checked against Prefect (bounded per request)."""
-    from trainyard.registry.runs import running_flow_run_ids
-
     for flow_run_id in running_flow_run_ids(limit=50):
         try:
             jobs.reconcile(gateway.get(flow_run_id))

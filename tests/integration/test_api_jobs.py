@@ -91,6 +91,7 @@ def test_jobs_list_filters_and_counts(live_stack: Clients) -> None:
         ("post", "/train", {"model_type": "xgboost", "hyperparameters": {"max_depht": 3}}, 422, "max_depht"),
         ("post", "/train", {"model_type": "xgboost", "hyperparameters": {"max_depth": 99}}, 422, "max_depth"),
         ("post", "/train/xgboost", {"dataset": "../../etc/passwd"}, 422, "outside the allowed data roots"),
+        ("post", "/train/xgboost", {"dataset": "/etc/passwd", "retrain": True}, 422, "outside the allowed data roots"),
         ("get", "/train/jobs?limit=0", None, 422, "limit"),
         ("get", "/train/jobs?status=sleeping", None, 422, "status"),
         ("get", "/train/jobs?model_type=svm", None, 422, "random-forest"),
