@@ -26,7 +26,7 @@ from prefect.client.schemas.sorting import FlowRunSort, LogSort
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.states import Cancelled, Cancelling, Crashed
 
-from trainyard.states import JobStatus, job_status
+from trainyard.states import TERMINAL_JOB_STATUSES, JobStatus, job_status
 
 # The deployment each job type runs, and the flow name that identifies a job's type.
 DEPLOYMENTS: dict[str, str] = {
@@ -41,7 +41,7 @@ STATE_TYPES_BY_STATUS: dict[JobStatus, list[StateType]] = {
 }
 NOT_STARTED = {StateType.SCHEDULED}
 TRIGGER_ATTEMPTS = 8  # jittered backoff 0.25 s .. 8 s: ~30 s at most before a 503 reaches the client
-TERMINAL = {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
+TERMINAL = frozenset(s for s in StateType if job_status(s) in TERMINAL_JOB_STATUSES)
 
 
 class JobNotFound(LookupError):
@@ -57,7 +57,6 @@ class JobView:
     state_type: StateType
     state_name: str
     message: str | None
-    created: datetime | None
     started_at: datetime | None
     ended_at: datetime | None
     parent_task_run_id: str | None
@@ -74,6 +73,13 @@ class PrefectGateway:
         self.client = client
         self.flow_types = flow_names or FLOW_TYPES
         self._deployment_ids: dict[str, UUID] = {}
+        self._flow_types: dict[UUID, str | None] = {}  # flow ids never change: one read per flow
+
+    def _model_type(self, flow_id: UUID) -> str | None:
+        """The job type a flow's runs are, or None for flows that are not trainyard's."""
+        if flow_id not in self._flow_types:
+            self._flow_types[flow_id] = self.flow_types.get(self.client.read_flow(flow_id).name)
+        return self._flow_types[flow_id]
 
     def trigger(self, model_type: str, parameters: dict[str, Any], idempotency_key: str | None) -> JobView:
         """Create a flow run of the type's deployment; the same idempotency key returns the same run.
@@ -103,10 +109,10 @@ class PrefectGateway:
             run = self.client.read_flow_run(UUID(job_id))
         except (ValueError, ObjectNotFound) as exc:
             raise JobNotFound(job_id) from exc
-        flow_name = self.client.read_flow(run.flow_id).name
-        if flow_name not in self.flow_types:
+        model_type = self._model_type(run.flow_id)
+        if model_type is None:
             raise JobNotFound(job_id)
-        return self._view(run, self.flow_types[flow_name])
+        return self._view(run, model_type)
 
     def list(self, limit: int, statuses: list[JobStatus], model_types: list[str]) -> tuple[list[JobView], int]:
         """Top-level jobs (not sub-jobs), newest first, and how many match in total."""
@@ -119,8 +125,7 @@ class PrefectGateway:
             flow_filter=flows, flow_run_filter=run_filter, sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=limit
         )
         total = self.client.count_flow_runs(flow_filter=flows, flow_run_filter=run_filter)
-        names = {flow.id: flow.name for flow in self.client.read_flows(flow_filter=flows, limit=len(self.flow_types))}
-        return [self._view(run, self.flow_types[names[run.flow_id]]) for run in runs], total
+        return [self._view(run, self._model_type(run.flow_id) or "unknown") for run in runs], total
 
     def children(self, job_id: str) -> list[JobView]:
         runs = self.client.read_flow_runs(
@@ -128,8 +133,7 @@ class PrefectGateway:
             sort=FlowRunSort.START_TIME_ASC,
             limit=20,
         )
-        names = {flow.id: flow.name for flow in self.client.read_flows(limit=50)}
-        return [self._view(run, self.flow_types.get(names.get(run.flow_id, ""), "unknown")) for run in runs]
+        return [self._view(run, self._model_type(run.flow_id) or "unknown") for run in runs]
 
     def cancel(self, job: JobView, *, has_own_process: bool = True) -> JobStatus:
         """Prefect cancellation: a run not yet started is Cancelled at once, a live one Cancelling
@@ -151,14 +155,13 @@ class PrefectGateway:
     def active_runs(self) -> list[tuple[JobView, str | None, datetime | None]]:
         """Runs that may hold a process: (view, ``host:pid`` recorded by the worker, state timestamp)."""
         live = [StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
-        names = {flow.id: flow.name for flow in self.client.read_flows(limit=50)}
         runs = self.client.read_flow_runs(
             flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=live))),
             sort=FlowRunSort.START_TIME_ASC,
             limit=200,
         )
         return [
-            (self._view(run, self.flow_types.get(names.get(run.flow_id, ""), "unknown")),
+            (self._view(run, self._model_type(run.flow_id) or "unknown"),
              str(run.infrastructure_pid) if run.infrastructure_pid else None,
              run.state.timestamp if run.state else None)
             for run in runs
@@ -195,7 +198,6 @@ class PrefectGateway:
             state_type=state.type if state else StateType.PENDING,
             state_name=state.name if state else "Pending",
             message=state.message if state else None,
-            created=run.created,
             started_at=run.start_time,
             ended_at=run.end_time,
             parent_task_run_id=str(run.parent_task_run_id) if run.parent_task_run_id else None,

@@ -13,7 +13,7 @@ from api import jobs
 from api.deps import READ, TRAIN, GatewayDep, Reader, Trainer
 from api.schemas import TrainRunCreate, TrainRunDetail, TrainRunPublic, TrainRunsPublic
 from trainyard.errors import DATA_ERROR_NAMES
-from trainyard.registry.runs import get_run, get_run_by_id, page_runs, running_flow_run_ids, version_taken
+from trainyard.registry.runs import get_run_by_id, page_runs, running_flow_run_ids, version_taken
 from trainyard.settings import get_settings
 from trainyard.states import JobStatus, RunStatus
 
@@ -42,7 +42,7 @@ def train(
     job = jobs.trigger(gateway, "random-forest", params, user, key)
     if not body.async_training:
         job = gateway.wait(job.id, timeout=get_settings().sync_wait_seconds)
-    run = jobs.reconcile(job) or get_run(job.id)
+    run = jobs.reconcile(job)
     assert run is not None  # trigger() created it
     if job.status is JobStatus.COMPLETED:
         elapsed = time.monotonic() - started

@@ -29,7 +29,7 @@ class RecordingGateway:
 
 
 def _job(job_id: str, state_type: StateType) -> JobView:
-    return JobView(job_id, "xgboost", state_type, state_type.value.title(), None, None, None, None, None)
+    return JobView(job_id, "xgboost", state_type, state_type.value.title(), None, None, None, None)
 
 
 @pytest.mark.parametrize(
