@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import logging
 import random
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from uuid import UUID, uuid4
 
+import httpx
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import (
     FlowFilter,
@@ -26,7 +32,10 @@ from prefect.client.schemas.sorting import FlowRunSort, LogSort
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.states import Cancelled, Cancelling, Crashed
 
+from api.view_cache import ViewCache
 from trainyard.states import TERMINAL_JOB_STATUSES, JobStatus, job_status
+
+logger = logging.getLogger(__name__)
 
 # The deployment each job type runs, and the flow name that identifies a job's type.
 DEPLOYMENTS: dict[str, str] = {
@@ -46,6 +55,35 @@ TERMINAL = frozenset(s for s in StateType if job_status(s) in TERMINAL_JOB_STATU
 
 class JobNotFound(LookupError):
     """No trainyard flow run has this id."""
+
+
+class IdempotencyConflict(ValueError):
+    """An Idempotency-Key already names a run of this job type with other parameters."""
+
+
+class PrefectUnavailable(RuntimeError):
+    """The Prefect server did not answer: down, restarting, or failing (HTTP 5xx)."""
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _outage_guarded(method: Callable[P, R]) -> Callable[P, R]:
+    """Turn transport errors and Prefect 5xx answers into ``PrefectUnavailable`` (the API's 503)."""
+
+    @functools.wraps(method)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except httpx.TransportError as exc:
+            raise PrefectUnavailable(f"Prefect server unreachable ({type(exc).__name__}: {exc})") from exc
+        except PrefectHTTPStatusError as exc:
+            if exc.response.status_code < 500:
+                raise
+            raise PrefectUnavailable(f"Prefect server answered HTTP {exc.response.status_code}") from exc
+
+    return guarded
 
 
 @dataclass(frozen=True)
@@ -69,9 +107,12 @@ class JobView:
 class PrefectGateway:
     """Wraps one long-lived ``SyncPrefectClient`` (thread-safe: httpx.Client underneath)."""
 
-    def __init__(self, client: SyncPrefectClient, flow_names: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, client: SyncPrefectClient, flow_names: dict[str, str] | None = None, cache: ViewCache | None = None
+    ) -> None:
         self.client = client
         self.flow_types = flow_names or FLOW_TYPES
+        self.cache = cache or ViewCache(max_age=0)  # off unless ``follow`` keeps it true
         self._deployment_ids: dict[str, UUID] = {}
         self._flow_types: dict[UUID, str | None] = {}  # flow ids never change: one read per flow
 
@@ -81,12 +122,14 @@ class PrefectGateway:
             self._flow_types[flow_id] = self.flow_types.get(self.client.read_flow(flow_id).name)
         return self._flow_types[flow_id]
 
+    @_outage_guarded
     def trigger(self, model_type: str, parameters: dict[str, Any], idempotency_key: str | None) -> JobView:
         """Create a flow run of the type's deployment; the same idempotency key returns the same run.
 
         A SQLite-backed Prefect server answers 503 ("database is locked") under bursts of writes,
         past what Prefect's client retries. The key (generated when the caller gave none) makes
-        retrying safe: a create that did land is returned, never duplicated.
+        retrying safe: a create that did land is returned, never duplicated. Prefect returns the
+        first run made under a key whatever the parameters; a different request is refused instead.
         """
         name = DEPLOYMENTS[model_type]
         key = idempotency_key or f"trainyard-{uuid4()}"
@@ -97,6 +140,9 @@ class PrefectGateway:
                 run = self.client.create_flow_run_from_deployment(
                     self._deployment_ids[name], parameters=parameters, idempotency_key=key
                 )
+                if idempotency_key and run.parameters != parameters:
+                    raise IdempotencyConflict(f"Idempotency-Key already used for job {run.id} with other parameters")
+                self.cache.run_changed(str(run.id))  # listings show it now, before Prefect's event arrives
                 return self._view(run, model_type)
             except PrefectHTTPStatusError as exc:
                 if exc.response.status_code != 503 or attempt == TRIGGER_ATTEMPTS - 1:
@@ -104,9 +150,10 @@ class PrefectGateway:
                 time.sleep(min(8.0, 0.25 * 2**attempt) * random.uniform(0.5, 1.5))
         raise AssertionError("unreachable")
 
+    @_outage_guarded
     def get(self, job_id: str) -> JobView:
         try:
-            run = self.client.read_flow_run(UUID(job_id))
+            run = self.cache.get(("run", job_id), lambda: self.client.read_flow_run(UUID(job_id)))
         except (ValueError, ObjectNotFound) as exc:
             raise JobNotFound(job_id) from exc
         model_type = self._model_type(run.flow_id)
@@ -114,6 +161,7 @@ class PrefectGateway:
             raise JobNotFound(job_id)
         return self._view(run, model_type)
 
+    @_outage_guarded
     def list(self, limit: int, statuses: list[JobStatus], model_types: list[str]) -> tuple[list[JobView], int]:
         """Top-level jobs (not sub-jobs), newest first, and how many match in total."""
         flows = FlowFilter(name=FlowFilterName(any_=[f for f, t in self.flow_types.items() if t in model_types]))
@@ -121,20 +169,29 @@ class PrefectGateway:
         if statuses:
             wanted = [state for status in statuses for state in STATE_TYPES_BY_STATUS[status]]
             run_filter.state = FlowRunFilterState(type=FlowRunFilterStateType(any_=wanted))
-        runs = self.client.read_flow_runs(
-            flow_filter=flows, flow_run_filter=run_filter, sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=limit
-        )
-        total = self.client.count_flow_runs(flow_filter=flows, flow_run_filter=run_filter)
+        runs, total = self.cache.get(
+            ("list", limit, tuple(statuses), tuple(model_types)),
+            lambda: (
+                self.client.read_flow_runs(flow_filter=flows, flow_run_filter=run_filter,
+                                           sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=limit),
+                self.client.count_flow_runs(flow_filter=flows, flow_run_filter=run_filter),
+            ),
+        )  # fmt: skip
         return [self._view(run, self._model_type(run.flow_id) or "unknown") for run in runs], total
 
+    @_outage_guarded
     def children(self, job_id: str) -> list[JobView]:
-        runs = self.client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[UUID(job_id)])),
-            sort=FlowRunSort.START_TIME_ASC,
-            limit=20,
+        runs = self.cache.get(
+            ("children", job_id),
+            lambda: self.client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[UUID(job_id)])),
+                sort=FlowRunSort.START_TIME_ASC,
+                limit=20,
+            ),
         )
         return [self._view(run, self._model_type(run.flow_id) or "unknown") for run in runs]
 
+    @_outage_guarded
     def cancel(self, job: JobView, *, has_own_process: bool = True) -> JobStatus:
         """Prefect cancellation: a run not yet started is Cancelled at once, a live one Cancelling
         (the worker then terminates its process and the run ends Cancelled). A sub-job runs inside
@@ -142,8 +199,10 @@ class PrefectGateway:
         direct = job.state_type in NOT_STARTED or not has_own_process
         state = Cancelled(message="parent job cancelled" if not has_own_process else None) if direct else Cancelling()
         self.client.set_flow_run_state(UUID(job.id), state=state, force=True)
+        self.cache.run_changed(job.id)
         return job_status(state.type)
 
+    @_outage_guarded
     def parent_state(self, job: JobView) -> StateType | None:
         """State of the flow run a sub-job runs inside, or None for a top-level job."""
         if job.parent_task_run_id is None:
@@ -152,6 +211,7 @@ class PrefectGateway:
         parent = self.client.read_flow_run(parent_task.flow_run_id)
         return parent.state.type if parent.state else None
 
+    @_outage_guarded
     def active_runs(self) -> list[tuple[JobView, str | None, datetime | None]]:
         """Runs that may hold a process: (view, ``host:pid`` recorded by the worker, state timestamp)."""
         live = [StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
@@ -167,16 +227,22 @@ class PrefectGateway:
             for run in runs
         ]  # fmt: skip
 
+    @_outage_guarded
     def mark(self, job_id: str, state_type: StateType, message: str) -> None:
         """Force a terminal state the run's own process can no longer report."""
         state = Crashed(message=message) if state_type is StateType.CRASHED else Cancelled(message=message)
         self.client.set_flow_run_state(UUID(job_id), state=state, force=True)
+        self.cache.run_changed(job_id)
 
+    @_outage_guarded
     def logs(self, job_id: str, limit: int = 20) -> list[str]:
-        entries = self.client.read_logs(
-            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(job_id)])),
-            limit=limit,
-            sort=LogSort.TIMESTAMP_DESC,
+        entries = self.cache.get(
+            ("logs", job_id, limit),
+            lambda: self.client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(job_id)])),
+                limit=limit,
+                sort=LogSort.TIMESTAMP_DESC,
+            ),
         )
         return [f"{e.timestamp.isoformat()} {e.message}" for e in reversed(entries)]
 
@@ -188,6 +254,43 @@ class PrefectGateway:
             time.sleep(poll)
             job = self.get(job_id)
         return job
+
+    def follow(self, stop: threading.Event) -> threading.Thread:
+        """Keep ``self.cache`` true from Prefect's flow-run event and log streams, in a daemon thread."""
+        thread = threading.Thread(target=asyncio.run, args=(self._follow(stop),), name="trainyard-events", daemon=True)
+        thread.start()
+        return thread
+
+    async def _follow(self, stop: threading.Event) -> None:
+        from prefect.events.clients import get_events_subscriber
+        from prefect.events.filters import EventFilter, EventNameFilter
+        from prefect.logging.clients import get_logs_subscriber
+
+        async def events() -> None:
+            flow_runs = EventFilter(event=EventNameFilter(prefix=["prefect.flow-run."]))
+            async with get_events_subscriber(filter=flow_runs, reconnection_attempts=0) as subscriber:
+                self.cache.stream("events", connected=True)
+                async for event in subscriber:
+                    self.cache.run_changed(event.resource.id.removeprefix("prefect.flow-run."))
+
+        async def logs() -> None:
+            async with get_logs_subscriber(reconnection_attempts=0) as subscriber:
+                self.cache.stream("logs", connected=True)
+                async for log in subscriber:
+                    if log.flow_run_id is not None:
+                        self.cache.logs_changed(str(log.flow_run_id))
+
+        async def keep(name: str, follow: Callable[[], Any]) -> None:
+            while not stop.is_set():
+                try:
+                    await follow()
+                except Exception as exc:  # a dropped stream: read through until it is back
+                    logger.warning("Prefect %s stream lost (%s); status reads go to Prefect", name, exc)
+                finally:
+                    self.cache.stream(name, connected=False)
+                await asyncio.sleep(2)
+
+        await asyncio.gather(keep("events", events), keep("logs", logs))
 
     @staticmethod
     def _view(run: FlowRun, model_type: str) -> JobView:

@@ -9,17 +9,23 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from api.gateway import TERMINAL, JobView, PrefectGateway
+from api.schemas import JOB_TYPES
 from trainyard.dataset_files import file_sha256, resolve_dataset_path
 from trainyard.errors import DatasetError
 from trainyard.lineage import training_signature
 from trainyard.params import PARAMS_BY_TYPE, ModelType, TrainAllParams, TrainingParams
 from trainyard.registry.auth import Principal
 from trainyard.registry.models import TrainingRun
-from trainyard.registry.runs import RunStart, ensure_run, find_completed, get_run, set_outcome
+from trainyard.registry.runs import (
+    RunStart,
+    ensure_run,
+    find_by_idempotency_key,
+    find_completed,
+    get_run,
+    set_outcome,
+)
 from trainyard.settings import get_settings
 from trainyard.states import run_status
-
-JOB_TYPES = [*(str(t) for t in ModelType), "all"]
 
 
 def parse_job_type(value: str) -> str:
@@ -64,11 +70,22 @@ def reusable_run(job_type: str, params: TrainingParams, dataset_sha: str) -> Tra
     return find_completed(training_signature(job_type, dataset_sha, params))
 
 
+def scoped_key(job_type: str, user: Principal, idempotency_key: str | None) -> str | None:
+    """Keys are per caller and per job type, as Prefect's are per deployment."""
+    return f"{user.id}:{job_type}:{idempotency_key}" if idempotency_key else None
+
+
+def replayed_run(job_type: str, user: Principal, idempotency_key: str | None) -> TrainingRun | None:
+    """The run an earlier request with this Idempotency-Key created, if any."""
+    key = scoped_key(job_type, user, idempotency_key)
+    return find_by_idempotency_key(key) if key else None
+
+
 def trigger(
     gateway: PrefectGateway, job_type: str, params: TrainingParams, user: Principal, idempotency_key: str | None
 ) -> JobView:
     """Create the flow run and, for a single model, its registry row (so the run has an id at once)."""
-    key = f"{user.id}:{idempotency_key}" if idempotency_key else None
+    key = scoped_key(job_type, user, idempotency_key)
     job = gateway.trigger(job_type, {"params": params.model_dump(mode="json")}, key)
     if job_type != "all":
         ensure_run(

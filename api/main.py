@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,10 +12,12 @@ from fastapi.exception_handlers import http_exception_handler, request_validatio
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prefect import get_client
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import reconciler
-from api.gateway import PrefectGateway
+from api.gateway import IdempotencyConflict, PrefectGateway, PrefectUnavailable
 from api.routers import auth, jobs, training
+from api.view_cache import ViewCache
 from trainyard.registry.db import get_engine
 from trainyard.settings import get_settings
 
@@ -27,16 +30,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     get_engine()  # create the registry schema before the first request
     settings = get_settings()
     with get_client(sync_client=True) as client:
-        app.state.gateway = PrefectGateway(client)
-        stop = None
+        app.state.gateway = gateway = PrefectGateway(client, cache=ViewCache(settings.status_cache_seconds))
+        stop = threading.Event()
+        if settings.status_cache_seconds > 0:
+            gateway.follow(stop)
         if settings.reconcile_interval_seconds > 0:
-            stop = reconciler.start(app.state.gateway, settings.reconcile_interval_seconds,
-                                    settings.cancel_grace_seconds)  # fmt: skip
+            reconciler.start(gateway, settings.reconcile_interval_seconds, settings.cancel_grace_seconds, stop)
         try:
             yield
         finally:
-            if stop is not None:
-                stop.set()
+            stop.set()
 
 
 def _field_errors(exc: RequestValidationError) -> dict[str, list[str]]:
@@ -56,13 +59,31 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 async def _http_error(request: Request, exc: Any) -> JSONResponse:
     if isinstance(exc, HTTPException) and isinstance(exc.detail, dict):
         return JSONResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)  # contract-shaped body
+    if exc.status_code == 400 and request.url.path.startswith(DRF_STYLE_PREFIXES):  # e.g. a body that is not JSON
+        return JSONResponse({"error": "Invalid request data", "details": {"non_field_errors": [str(exc.detail)]}}, 400)
     return await http_exception_handler(request, exc)
+
+
+async def _prefect_unavailable(request: Request, exc: PrefectUnavailable) -> JSONResponse:
+    # Nothing was lost: a trigger that did land is found again under the same Idempotency-Key.
+    return JSONResponse({"detail": f"{exc}; retry shortly"}, status_code=503, headers={"Retry-After": "5"})
+
+
+async def _idempotency_conflict(request: Request, exc: IdempotencyConflict) -> JSONResponse:
+    if request.url.path.startswith(DRF_STYLE_PREFIXES):
+        return JSONResponse({"error": "Invalid request data", "details": {"Idempotency-Key": [str(exc)]}}, 400)
+    error = {"type": "idempotency_conflict", "loc": ["header", "Idempotency-Key"], "msg": str(exc),
+             "input": request.headers.get("Idempotency-Key")}  # fmt: skip
+    return JSONResponse({"detail": [error]}, 422)
 
 
 def create_app() -> FastAPI:
     app = FastAPI(title="trainyard", version="0.1.0", lifespan=lifespan)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(HTTPException, _http_error)
+    # Starlette's class: FastAPI raises it for bodies it cannot parse; fastapi.HTTPException subclasses it.
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(PrefectUnavailable, _prefect_unavailable)  # type: ignore[arg-type]
+    app.add_exception_handler(IdempotencyConflict, _idempotency_conflict)  # type: ignore[arg-type]
     for router in (auth.router, jobs.router, training.router):
         app.include_router(router)
     return app

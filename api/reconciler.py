@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from prefect.client.schemas.objects import StateType
 
-from api.gateway import TERMINAL, JobView, PrefectGateway
+from api.gateway import TERMINAL, JobView, PrefectGateway, PrefectUnavailable
 from trainyard.processes import pid_alive
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,9 @@ def sweep(gateway: PrefectGateway, cancel_grace: float, hostname: str | None = N
     actions: list[tuple[str, str]] = []
     now = datetime.now(UTC)
     for job, infra, since in gateway.active_runs():
-        pid = local_pid(infra, hostname)
+        # A Pending run may still carry the PID of its previous attempt (a retry from the UI): its
+        # worker records the new process's PID before the run can report Running.
+        pid = None if job.state_type is StateType.PENDING else local_pid(infra, hostname)
         if pid is None:
             if (orphan := _orphaned(gateway, job)) is not None:
                 gateway.mark(job.id, orphan, "the parent job's process ended before this sub-job")
@@ -73,16 +75,18 @@ def _orphaned(gateway: PrefectGateway, job: JobView) -> StateType | None:
     return StateType.CANCELLED if parent is StateType.CANCELLED else StateType.CRASHED
 
 
-def start(gateway: PrefectGateway, interval: float, cancel_grace: float) -> threading.Event:
-    """Run ``sweep`` every ``interval`` seconds in a daemon thread; set the returned event to stop it."""
-    stop = threading.Event()
+def start(gateway: PrefectGateway, interval: float, cancel_grace: float, stop: threading.Event) -> threading.Thread:
+    """Run ``sweep`` every ``interval`` seconds in a daemon thread until ``stop`` is set."""
 
     def loop() -> None:
         while not stop.wait(interval):
             try:
                 sweep(gateway, cancel_grace)
+            except PrefectUnavailable as exc:
+                logger.warning("reconcile sweep skipped: %s", exc)
             except Exception:  # a failed sweep must not end the loop; the next one retries
                 logger.exception("reconcile sweep failed")
 
-    threading.Thread(target=loop, name="trainyard-reconciler", daemon=True).start()
-    return stop
+    thread = threading.Thread(target=loop, name="trainyard-reconciler", daemon=True)
+    thread.start()
+    return thread

@@ -7,11 +7,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from trainyard.params import ModelVersion, RandomForestHyperparameters
+from trainyard.params import ModelType, ModelVersion, RandomForestHyperparameters
+
+JOB_TYPES = [*(str(t) for t in ModelType), "all"]
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: ``"use_cv": 0`` or ``"retrain": "yes"`` is a client bug to report, not to guess at.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # --- jobs API (seed 003) ---
@@ -23,7 +26,8 @@ class TrainOptions(_Body):
 
 
 class TrainingRequest(TrainOptions):
-    model_type: str
+    # The enum is documentation; api.jobs.parse_job_type matches leniently and answers 400 per the contract.
+    model_type: str = Field(json_schema_extra={"enum": JOB_TYPES})
 
 
 class TrainResponse(BaseModel):
@@ -146,6 +150,36 @@ class TrainRunsPublic(BaseModel):
     results: list[TrainRunPublic]
 
 
+class TokenPublic(BaseModel):
+    token: str
+
+
 class TokenRequest(_Body):
     username: str = Field(min_length=1, max_length=150)
     password: str = Field(min_length=1, max_length=1024)
+
+
+# --- error bodies (documented in OpenAPI through api.responses) ---
+class ErrorPublic(BaseModel):
+    detail: str
+
+
+class InvalidRequestPublic(BaseModel):
+    error: str
+    details: dict[str, list[str]]
+
+
+class LoginErrorPublic(BaseModel):
+    non_field_errors: list[str]
+
+
+class TrainRunOutcome(BaseModel):
+    """What POST /api/training/train/ answers: 201 done, 202 still running, 400/500 failed."""
+
+    training_run_id: int
+    status: str
+    message: str
+    model_version: str | None = None
+    metrics: TrainRunMetrics | None = None
+    error: str | None = None
+    job_id: str | None = None

@@ -28,14 +28,17 @@ def resolve_dataset_path(requested: str, roots: Sequence[Path], max_bytes: int) 
     raw = Path(requested)
     candidates = [raw] if raw.is_absolute() else [root / raw for root in real_roots]
     for candidate in candidates:
-        resolved = candidate.resolve()
-        if not any(resolved.is_relative_to(root) for root in real_roots):
-            raise DatasetNotAllowedError(
-                f"dataset path {requested!r} is outside the allowed data roots "
-                f"({', '.join(str(r) for r in real_roots)})"
-            )
-        if resolved.is_file():
-            return _check_file(resolved, requested, max_bytes)
+        try:
+            resolved = candidate.resolve()
+            if not any(resolved.is_relative_to(root) for root in real_roots):
+                raise DatasetNotAllowedError(
+                    f"dataset path {requested!r} is outside the allowed data roots "
+                    f"({', '.join(str(r) for r in real_roots)})"
+                )
+            if resolved.is_file():
+                return _check_file(resolved, requested, max_bytes)
+        except OSError as exc:  # a name too long, a symlink loop, a root we may not read
+            raise DatasetError(f"dataset path {requested[:200]!r} cannot be opened: {exc.strerror}") from exc
     raise DatasetError(f"dataset {requested!r} not found in the data roots ({', '.join(map(str, real_roots))})")
 
 

@@ -23,7 +23,8 @@ class ModelType(StrEnum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # No coercion: ``"n_jobs": false`` or ``"epochs": "10"`` is refused with the key named, not guessed at.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class RandomForestHyperparameters(_Strict):

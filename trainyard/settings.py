@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     registry_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite file in artifacts_dir.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     max_dataset_bytes: int = 2 * 1024**3
-    sync_wait_seconds: float = 120.0
+    sync_wait_seconds: float = Field(120.0, ge=0)
     code_version: str | None = None
     prefect_ui_url: str = "http://127.0.0.1:4200"
     reconcile_interval_seconds: float = Field(
@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     )
     cancel_grace_seconds: float = Field(
         45.0, gt=0, description="A run Cancelling this long whose process still runs is killed by the reconciler."
+    )
+    status_cache_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="The API caches Prefect reads and drops them on Prefect's flow-run events and logs; this "
+        "bounds an entry's age should an event be missed. 0 reads Prefect on every request.",
     )
 
     @property

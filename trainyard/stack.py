@@ -57,8 +57,8 @@ class Stack:
             **self.extra_env,
         }
 
-    def _start(self, name: str, args: list[str]) -> subprocess.Popen:
-        process = spawn(args, self.env(), self.logs / f"{name}.log", cwd=PROJECT_ROOT)
+    def _start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+        process = spawn(args, {**self.env(), **(env or {})}, self.logs / f"{name}.log", cwd=PROJECT_ROOT)
         self.processes.append((name, process))
         logger.info("started %s (pid %d, log %s)", name, process.pid, self.logs / f"{name}.log")
         return process
@@ -99,23 +99,18 @@ class Stack:
                      "--name", f"{pool}-{index}"],
                 )  # fmt: skip
 
-    def start_api(self, timeout: float = 60) -> None:
-        api = self._start(
-            "api",
-            # Keep-alive longer than uvicorn's 5 s default: clients reusing a pooled connection the
-            # server has just closed get a reset (seen in bench/concurrency.py).
-            [
-                str(BIN / "uvicorn"),
-                "api.main:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.api_port),
-                "--timeout-keep-alive",
-                "30",
-            ],
-        )
-        wait_http(f"{self.api_url}/health", timeout, process=api)
+    def start_api(self, timeout: float = 60, *, name: str = "api", port: int | None = None,
+                  env: dict[str, str] | None = None) -> str:  # fmt: skip
+        """Start an API process (``name``/``port``/``env`` start extra ones, e.g. for tests); its base URL."""
+        port = port or self.api_port
+        # Keep-alive longer than uvicorn's 5 s default: clients reusing a pooled connection the
+        # server has just closed get a reset (seen in bench/concurrency.py).
+        args = [str(BIN / "uvicorn"), "api.main:app", "--host", "127.0.0.1", "--port", str(port),
+                "--timeout-keep-alive", "30"]  # fmt: skip
+        process = self._start(name, args, env)
+        url = f"http://127.0.0.1:{port}"
+        wait_http(f"{url}/health", timeout, process=process)
+        return url
 
     def restart(self, name: str) -> None:
         """Start a stopped or killed child again with its original command line."""

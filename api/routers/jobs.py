@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, status
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query, status
+from fastapi.exceptions import RequestValidationError
 
 from api import jobs
 from api.deps import READ, TRAIN, GatewayDep, Reader, Trainer
 from api.gateway import JobNotFound, JobView
+from api.responses import AUTHED, errors
 from api.schemas import (
     CancelPublic,
     JobPublic,
@@ -31,6 +33,8 @@ from trainyard.states import TERMINAL_JOB_STATUSES, JobStatus
 
 router = APIRouter(tags=["jobs"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+# Documented as an enum; matched leniently (case, ``_`` for ``-``) and answered 400 per the contract.
+JobTypePath = Annotated[str, Path(json_schema_extra={"enum": jobs.JOB_TYPES})]
 
 
 def _start(gateway: GatewayDep, job_type: str, options: TrainOptions, user: Trainer, key: str | None) -> TrainResponse:
@@ -49,16 +53,17 @@ def _start(gateway: GatewayDep, job_type: str, options: TrainOptions, user: Trai
                          model_type=job_type, prefect_ui_url=f"{ui}/runs/flow-run/{job.id}")  # fmt: skip
 
 
-@router.post("/train/{model_type}", response_model=TrainResponse, dependencies=[Depends(TRAIN)])
+@router.post("/train/{model_type}", response_model=TrainResponse, dependencies=[Depends(TRAIN)],
+             responses=errors(400, *AUTHED))  # fmt: skip
 def train_model_type(
-    model_type: str, gateway: GatewayDep, user: Trainer, key: IdempotencyKey = None,
+    model_type: JobTypePath, gateway: GatewayDep, user: Trainer, key: IdempotencyKey = None,
     options: Annotated[TrainOptions | None, Body()] = None,
 ) -> TrainResponse:  # fmt: skip
     """Start training one model type (or ``all``)."""
     return _start(gateway, jobs.parse_job_type(model_type), options or TrainOptions(), user, key)
 
 
-@router.post("/train", response_model=TrainResponse, dependencies=[Depends(TRAIN)])
+@router.post("/train", response_model=TrainResponse, dependencies=[Depends(TRAIN)], responses=errors(400, *AUTHED))
 def train(request: TrainingRequest, gateway: GatewayDep, user: Trainer, key: IdempotencyKey = None) -> TrainResponse:
     """Start training from a TrainingRequest body; ``all`` trains every family as sub-jobs."""
     return _start(gateway, jobs.parse_job_type(request.model_type), request, user, key)
@@ -77,7 +82,8 @@ def _public(job: JobView) -> JobPublic:
                      started_at=job.started_at, completed_at=ended)  # fmt: skip
 
 
-@router.get("/train/status/{job_id}", response_model=JobStatusPublic, dependencies=[Depends(READ)])
+@router.get("/train/status/{job_id}", response_model=JobStatusPublic, dependencies=[Depends(READ)],
+            responses=errors(404, *AUTHED))  # fmt: skip
 def job_status(job_id: str, gateway: GatewayDep, _user: Reader) -> JobStatusPublic:
     """Live status from Prefect, plus what the run produced (from the registry)."""
     job = _get_job(gateway, job_id)
@@ -100,24 +106,26 @@ def job_status(job_id: str, gateway: GatewayDep, _user: Reader) -> JobStatusPubl
     )
 
 
-@router.get("/train/jobs", response_model=JobsPublic, dependencies=[Depends(READ)])
+@router.get("/train/jobs", response_model=JobsPublic, dependencies=[Depends(READ)], responses=errors(*AUTHED))
 def list_jobs(
     gateway: GatewayDep, _user: Reader, limit: Annotated[int, Query(ge=1, le=100)] = 10,
     status_: Annotated[JobStatus | None, Query(alias="status")] = None,
-    model_type: Annotated[str | None, Query()] = None,
+    model_type: Annotated[str | None, Query(json_schema_extra={"enum": jobs.JOB_TYPES})] = None,
 ) -> JobsPublic:  # fmt: skip
     """Jobs newest first; ``total_count`` counts all matches, ``filtered_count`` this page."""
     types = jobs.JOB_TYPES
     if model_type is not None:
         normalized = model_type.strip().lower().replace("_", "-")
         if normalized not in types:
-            raise HTTPException(422, f"Unknown model_type {model_type!r}; allowed: {', '.join(types)}")
+            raise RequestValidationError([{"type": "enum", "loc": ("query", "model_type"), "input": model_type,
+                                           "msg": f"Input should be one of: {', '.join(types)}"}])  # fmt: skip
         types = [normalized]
     found, total = gateway.list(limit, [status_] if status_ else [], types)
     return JobsPublic(jobs=[_public(job) for job in found], total_count=total, filtered_count=len(found))
 
 
-@router.delete("/train/job/{job_id}", response_model=CancelPublic, dependencies=[Depends(TRAIN)])
+@router.delete("/train/job/{job_id}", response_model=CancelPublic, dependencies=[Depends(TRAIN)],
+               responses=errors(400, 404, *AUTHED))  # fmt: skip
 def cancel_job(job_id: str, gateway: GatewayDep, _user: Trainer) -> CancelPublic:
     """Real cancellation: the worker terminates the run's process; sub-jobs of ``all`` are cancelled too."""
     job = _get_job(gateway, job_id)
@@ -130,12 +138,13 @@ def cancel_job(job_id: str, gateway: GatewayDep, _user: Trainer) -> CancelPublic
     return CancelPublic(message=f"Job {job_id} cancelled successfully", job_id=job_id, status=new_status)
 
 
-@router.get("/train/models/available", response_model=ModelsPublic, dependencies=[Depends(READ)])
+@router.get("/train/models/available", response_model=ModelsPublic, dependencies=[Depends(READ)],
+            responses=errors(*AUTHED))  # fmt: skip
 def available_models(_user: Reader) -> ModelsPublic:
     """Models that a completed run wrote and whose files still match their recorded hashes."""
     found: dict[str, ModelPublic] = {}
     for version, run in list_model_versions():
-        path = Path(version.path)
+        path = FilePath(version.path)
         if not _intact(path, version.sha256):
             continue
         found[f"{version.model_type}/{version.version}"] = ModelPublic(
@@ -146,7 +155,7 @@ def available_models(_user: Reader) -> ModelsPublic:
     return ModelsPublic(available_models=found, models_directory=str(get_settings().models_dir))
 
 
-def _intact(path: Path, manifest_sha256: str) -> bool:
+def _intact(path: FilePath, manifest_sha256: str) -> bool:
     try:
         if sha256_file(path / "manifest.json") != manifest_sha256:
             return False

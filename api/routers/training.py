@@ -6,12 +6,20 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from api import jobs
 from api.deps import READ, TRAIN, GatewayDep, Reader, Trainer
-from api.schemas import TrainRunCreate, TrainRunDetail, TrainRunPublic, TrainRunsPublic
+from api.responses import AUTHED, errors
+from api.schemas import (
+    InvalidRequestPublic,
+    TrainRunCreate,
+    TrainRunDetail,
+    TrainRunOutcome,
+    TrainRunPublic,
+    TrainRunsPublic,
+)
 from trainyard.errors import DATA_ERROR_NAMES
 from trainyard.registry.runs import get_run_by_id, page_runs, running_flow_run_ids, version_taken
 from trainyard.settings import get_settings
@@ -24,22 +32,35 @@ def invalid(details: dict[str, list[str]]) -> HTTPException:
     return HTTPException(status.HTTP_400_BAD_REQUEST, {"error": "Invalid request data", "details": details})
 
 
-@router.post("/train/", status_code=201, dependencies=[Depends(TRAIN)])
+TRAIN_RESPONSES = {
+    201: {"model": TrainRunOutcome, "description": "Trained; metrics included"},
+    202: {"model": TrainRunOutcome, "description": "Started (async) or still running after the sync wait"},
+    409: {"model": TrainRunOutcome, "description": "The run was cancelled (in the UI or through the jobs API)"},
+    **errors(400, 500, *AUTHED, bodies={400: InvalidRequestPublic | TrainRunOutcome, 500: TrainRunOutcome}),
+}
+INVALID = errors(400, 404, *AUTHED, bodies={400: InvalidRequestPublic})
+
+
+@router.post("/train/", status_code=201, dependencies=[Depends(TRAIN)], responses=TRAIN_RESPONSES)
 def train(
     body: TrainRunCreate, gateway: GatewayDep, user: Trainer,
     key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
 ) -> JSONResponse:  # fmt: skip
     """Train the RandomForest through its deployment; wait (bounded) for the outcome."""
-    version = body.model_version or f"api_v{datetime.now(UTC):%Y%m%d_%H%M%S}"
-    if version_taken("random-forest", version):
-        raise invalid({"model_version": [f"Model version {version!r} already exists."]})
-    fields = {"dataset": body.dataset_path, "test_split": body.test_split, "use_cv": False,
-              "hyperparameters": body.hyperparameters.model_dump(), "model_version": version, "notes": body.notes,
-              "trained_by": user.username}  # fmt: skip
-    params = jobs.build_params("random-forest", fields)
-    jobs.dataset_sha256(params.dataset)  # refuse paths outside the data roots before anything runs
     started = time.monotonic()
-    job = jobs.trigger(gateway, "random-forest", params, user, key)
+    if (earlier := jobs.replayed_run("random-forest", user, key)) is not None:
+        # A retried request: answer for the run it made (its generated version, not a new one).
+        version, job = earlier.model_version, gateway.get(earlier.flow_run_id)
+    else:
+        version = body.model_version or f"api_v{datetime.now(UTC):%Y%m%d_%H%M%S}"
+        if version_taken("random-forest", version):
+            raise invalid({"model_version": [f"Model version {version!r} already exists."]})
+        fields = {"dataset": body.dataset_path, "test_split": body.test_split, "use_cv": False,
+                  "hyperparameters": body.hyperparameters.model_dump(), "model_version": version,
+                  "notes": body.notes, "trained_by": user.username}  # fmt: skip
+        params = jobs.build_params("random-forest", fields)
+        jobs.dataset_sha256(params.dataset)  # refuse paths outside the data roots before anything runs
+        job = jobs.trigger(gateway, "random-forest", params, user, key)
     if not body.async_training:
         job = gateway.wait(job.id, timeout=get_settings().sync_wait_seconds)
     run = jobs.reconcile(job)
@@ -53,13 +74,18 @@ def train(
              "message": f"Training completed successfully in {elapsed:.2f}s"},
             status_code=201,
         )  # fmt: skip
-    if job.status in {JobStatus.FAILED, JobStatus.CANCELLED}:
+    if job.status is JobStatus.CANCELLED:  # an operator's decision, not a training error
+        return JSONResponse(
+            {"training_run_id": run.id, "status": RunStatus.CANCELLED, "message": "Training was cancelled",
+             "error": run.error_message or job.message or job.state_name},
+            status_code=409,
+        )  # fmt: skip
+    if job.status is JobStatus.FAILED:
         error = run.error_message or job.message or job.state_name
         code = 400 if any(name in error for name in DATA_ERROR_NAMES) else 500
         kind = "Data loading or validation failed" if code == 400 else "Training failed"
         return JSONResponse(
-            {"training_run_id": run.id, "status": RunStatus.FAILED if job.status is JobStatus.FAILED else
-             RunStatus.CANCELLED, "message": kind, "error": error},
+            {"training_run_id": run.id, "status": RunStatus.FAILED, "message": kind, "error": error},
             status_code=code,
         )  # fmt: skip
     message = "Training started asynchronously" if body.async_training else "Training still running; poll the run"
@@ -70,10 +96,10 @@ def train(
     )  # fmt: skip
 
 
-@router.get("/runs/", response_model=TrainRunsPublic, dependencies=[Depends(READ)])
+@router.get("/runs/", response_model=TrainRunsPublic, dependencies=[Depends(READ)], responses=INVALID)
 def list_runs(
     request: Request, gateway: GatewayDep, _user: Reader,
-    page: Annotated[int, Query(ge=1)] = 1, page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+    page: Annotated[int, Query(ge=1, le=2**31)] = 1, page_size: Annotated[int, Query(ge=1, le=100)] = 20,
     status_: Annotated[str | None, Query(alias="status")] = None,
     trained_by: Annotated[str | None, Query(max_length=150)] = None,
     model_type: Annotated[str | None, Query(max_length=32)] = None,
@@ -96,8 +122,8 @@ def list_runs(
                            results=[TrainRunPublic.model_validate(r, from_attributes=True) for r in rows])  # fmt: skip
 
 
-@router.get("/runs/{run_id}/", response_model=TrainRunDetail, dependencies=[Depends(READ)])
-def run_detail(run_id: int, gateway: GatewayDep, _user: Reader) -> TrainRunDetail:
+@router.get("/runs/{run_id}/", response_model=TrainRunDetail, dependencies=[Depends(READ)], responses=INVALID)
+def run_detail(run_id: Annotated[int, Path(ge=1, le=2**63 - 1)], gateway: GatewayDep, _user: Reader) -> TrainRunDetail:
     """One run with its lineage, per-class metrics and error message."""
     run = get_run_by_id(run_id)
     if run is None:

@@ -20,9 +20,11 @@ from trainyard.stack import Stack
 @pytest.fixture(scope="session")
 def stack(sandbox: Path) -> Iterator[Stack]:
     """The Prefect server, started lazily; the API and workers join it in ``live_stack``."""
-    # Scheduled retraining deployments must not fire into the tests.
+    # Scheduled retraining deployments must not fire into the tests; nor should runs that tests hold
+    # in paused pools be re-stated Late (writes that only contend with the tests' own on SQLite).
     running = Stack(prefect_port=free_port(), api_port=free_port(),
                     extra_env={"PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
+                               "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
                                "PREFECT_SERVER_UI_ENABLED": "false"})  # fmt: skip
     try:
         running.start_server()

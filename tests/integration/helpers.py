@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from uuid import UUID
 
 import httpx
@@ -45,3 +47,25 @@ def task_states(flow_run_id: str) -> dict[str, str]:
             limit=200,
         )
     return {run.name.rsplit("-", 1)[0]: run.state.name for run in runs if run.state}
+
+
+@contextmanager
+def paused_pools(pools: tuple[str, ...] = ("cpu", "gpu")) -> Iterator[None]:
+    """Workers take nothing while inside; runs still not started on exit are Cancelled."""
+    from prefect.client.schemas.actions import WorkPoolUpdate
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Cancelled
+
+    with get_client(sync_client=True) as client:
+        for pool in pools:
+            client.update_work_pool(pool, WorkPoolUpdate(is_paused=True))
+        try:
+            yield
+        finally:
+            waiting = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])))
+            while runs := client.read_flow_runs(flow_run_filter=waiting, limit=200):
+                for run in runs:
+                    client.set_flow_run_state(run.id, Cancelled(message="test cleanup"), force=True)
+            for pool in pools:
+                client.update_work_pool(pool, WorkPoolUpdate(is_paused=False))

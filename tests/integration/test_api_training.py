@@ -61,6 +61,9 @@ def test_async_training_answers_202(live_stack: Clients) -> None:
         ({"hyperparameters": {"bogus": 1}}, "hyperparameters.bogus"),
         ({"model_version": "v 1/2"}, "model_version"),
         ({"dataset_path": "../secrets.csv"}, "dataset"),
+        ({"hyperparameters": {"n_jobs": False}}, "hyperparameters.n_jobs"),
+        ({"async_training": "yes"}, "async_training"),
+        ({"dataset_path": "x" * 1025}, "dataset_path"),
     ],
 )
 def test_invalid_requests_are_400_naming_the_field(live_stack: Clients, payload: dict, field: str) -> None:

@@ -81,3 +81,8 @@ def test_sha256_follows_content(tmp_path: Path) -> None:
     path.write_text("a\n2\n")
     os.utime(path, ns=(1, 1))  # force a different mtime even on coarse clocks
     assert file_sha256(path) != first
+
+
+def test_name_too_long_is_a_dataset_error_not_a_crash(roots: tuple[Path, Path]) -> None:
+    with pytest.raises(DatasetError, match="cannot be opened"):
+        resolve_dataset_path("x" * 5000 + ".csv", roots, 10**9)

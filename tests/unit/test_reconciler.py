@@ -49,6 +49,13 @@ def test_dead_running_run_is_crashed_and_dead_cancelling_run_is_cancelled() -> N
     assert gateway.marked == [("a", StateType.CRASHED), ("b", StateType.CANCELLED)]
 
 
+def test_pending_retry_with_its_previous_attempts_dead_pid_is_left_alone() -> None:
+    previous = subprocess.Popen([sys.executable, "-c", "pass"])
+    previous.wait()
+    gateway = RecordingGateway([(_job("retried", StateType.PENDING), str(previous.pid), None)])
+    assert sweep(gateway, cancel_grace=45, hostname="here") == [] and gateway.marked == []  # type: ignore[arg-type]
+
+
 def test_cancel_ignored_past_grace_kills_the_process() -> None:
     stubborn = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:

@@ -57,3 +57,10 @@ def test_tokens_are_stored_hashed_and_passwords_checked() -> None:
     assert principal_for_token(token + "x") is None
     assert login(user.username, "wrong") is None and login("nobody", "s3cret") is None
     assert principal_for_token(login(user.username, "s3cret")) == user
+
+
+def test_registry_times_come_back_timezone_aware_utc() -> None:
+    flow_run_id = str(uuid.uuid4())
+    run = ensure_run(RunStart(flow_run_id=flow_run_id, model_type="xgboost", parameters={}))
+    assert run.run_date.tzinfo is not None and run.run_date.utcoffset().total_seconds() == 0
+    assert get_run(flow_run_id).run_date.tzinfo is not None

@@ -158,6 +158,11 @@ def list_model_versions() -> list[tuple[ModelVersionRecord, TrainingRun]]:
         return [(version, run) for version, run in rows]
 
 
+def find_by_idempotency_key(key: str) -> TrainingRun | None:
+    with session_scope() as session:
+        return session.scalar(select(TrainingRun).where(TrainingRun.idempotency_key == key))
+
+
 def get_run_by_id(run_id: int) -> TrainingRun | None:
     with session_scope() as session:
         return session.get(TrainingRun, run_id)

@@ -1,0 +1,70 @@
+"""Read-through cache of the gateway's Prefect reads, kept true by Prefect's own event streams.
+
+A status read is a Prefect round trip or two; a SQLite-backed Prefect server answers ~60 of them a
+second on two cores. Entries here are dropped the moment Prefect announces a change to the run
+(flow-run events, run logs), so a cancel or retry made in the UI shows as soon as Prefect emits
+it. The cache only serves while every stream is connected; when one drops, it empties and reads
+go straight to Prefect until the stream is back.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+# Entry kinds: per run ("run", id) / ("logs", id); across runs ("list", ...) / ("children", id).
+PER_RUN = frozenset({"run", "logs"})
+ACROSS_RUNS = frozenset({"list", "children"})
+
+
+class ViewCache:
+    """Thread-safe; ``max_age`` bounds staleness should an event ever be missed (0 turns caching off)."""
+
+    def __init__(self, max_age: float, streams: tuple[str, ...] = ("events", "logs")) -> None:
+        self.max_age = max_age
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[Hashable, ...], tuple[float, Any]] = {}
+        self._generation = 0  # bumped by every invalidation: a read that raced one is not stored
+        self._streams = dict.fromkeys(streams, False)
+
+    @property
+    def live(self) -> bool:
+        return self.max_age > 0 and all(self._streams.values())
+
+    def get(self, key: tuple[Hashable, ...], load: Callable[[], T]) -> T:
+        """The cached value of ``key``, or ``load()`` (stored only if nothing changed meanwhile)."""
+        if not self.live:
+            return load()
+        with self._lock:
+            hit = self._entries.get(key)
+            generation = self._generation
+        if hit is not None and time.monotonic() - hit[0] < self.max_age:
+            return hit[1]
+        value = load()
+        with self._lock:
+            if self._generation == generation and self.live:
+                self._entries[key] = (time.monotonic(), value)
+        return value
+
+    def run_changed(self, run_id: str) -> None:
+        """A flow run's state or record changed: drop it and every listing that may show it."""
+        self._drop(lambda kind, arg: kind in ACROSS_RUNS or (kind in PER_RUN and arg == run_id))
+
+    def logs_changed(self, run_id: str) -> None:
+        self._drop(lambda kind, arg: kind == "logs" and arg == run_id)
+
+    def stream(self, name: str, connected: bool) -> None:
+        """Record a stream (dis)connecting; any change empties the cache (events may have been missed)."""
+        with self._lock:
+            self._streams[name] = connected
+            self._entries.clear()
+            self._generation += 1
+
+    def _drop(self, doomed: Callable[[Hashable, Hashable], bool]) -> None:
+        with self._lock:
+            self._generation += 1
+            for key in [k for k in self._entries if doomed(k[0], k[1] if len(k) > 1 else None)]:
+                del self._entries[key]

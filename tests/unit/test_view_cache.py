@@ -1,0 +1,86 @@
+"""The status cache serves only while Prefect's streams are connected, and drops what events name."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+
+from api.view_cache import ViewCache
+
+
+def _live(max_age: float = 60) -> ViewCache:
+    cache = ViewCache(max_age)
+    for stream in ("events", "logs"):
+        cache.stream(stream, connected=True)
+    return cache
+
+
+def _counter() -> Callable[[], int]:
+    """A loader returning 1, 2, 3, ...: how many times the cache called it."""
+    calls = itertools.count(1)
+    return lambda: next(calls)
+
+
+def test_reads_through_until_every_stream_is_connected() -> None:
+    cache = ViewCache(60)
+    cache.stream("events", connected=True)  # logs not yet
+    load = _counter()
+    assert [cache.get(("run", "a"), load) for _ in range(3)] == [1, 2, 3]
+
+
+def test_serves_from_memory_until_an_event_names_the_run() -> None:
+    cache = _live()
+    load = _counter()
+    assert cache.get(("run", "a"), load) == cache.get(("run", "a"), load) == 1
+    cache.run_changed("b")  # another run: "a" stays, listings go
+    assert cache.get(("run", "a"), load) == 1
+    cache.run_changed("a")
+    assert cache.get(("run", "a"), load) == 2
+
+
+def test_a_run_event_drops_every_listing_and_a_log_only_that_runs_logs() -> None:
+    cache = _live()
+    load = _counter()
+    cache.get(("list", 10, (), ("xgboost",)), load)
+    cache.get(("logs", "a", 20), load)
+    cache.get(("run", "a"), load)
+    cache.logs_changed("a")
+    assert cache.get(("run", "a"), load) == 3 and cache.get(("logs", "a", 20), load) == 4
+    cache.run_changed("zzz")
+    assert cache.get(("list", 10, (), ("xgboost",)), load) == 5
+
+
+def test_a_dropped_stream_empties_the_cache_and_stops_serving() -> None:
+    cache = _live()
+    load = _counter()
+    cache.get(("run", "a"), load)
+    cache.stream("logs", connected=False)
+    assert cache.get(("run", "a"), load) == 2 and cache.get(("run", "a"), load) == 3
+    cache.stream("logs", connected=True)
+    assert cache.get(("run", "a"), load) == 4 and cache.get(("run", "a"), load) == 4
+
+
+def test_entries_expire_after_max_age() -> None:
+    cache = _live(max_age=0.001)
+    load = _counter()
+    cache.get(("run", "a"), load)
+    threading.Event().wait(0.01)
+    assert cache.get(("run", "a"), load) == 2
+
+
+def test_a_read_that_raced_an_invalidation_is_not_stored() -> None:
+    cache = _live()
+
+    def slow_stale_read() -> str:
+        cache.run_changed("a")  # the event lands while the read is in flight
+        return "stale"
+
+    assert cache.get(("run", "a"), slow_stale_read) == "stale"
+    assert cache.get(("run", "a"), lambda: "fresh") == "fresh"
+
+
+def test_max_age_zero_never_caches() -> None:
+    cache = _live(max_age=0)
+    load = _counter()
+    assert [cache.get(("run", "a"), load) for _ in range(2)] == [1, 2]
