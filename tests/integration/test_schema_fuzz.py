@@ -26,7 +26,7 @@ EXCLUDED = "positive_data_acceptance,unsupported_method,allow_header_conformance
 # (with the work pools paused: `prefect work-pool pause cpu` / `gpu`, or it trains what it triggers).
 
 
-def test_openapi_fuzz_finds_no_server_errors_or_schema_violations(live_stack: Clients) -> None:
+def test_openapi_fuzz_finds_no_server_errors_or_schema_violations(live_stack: Clients, tmp_path: Path) -> None:
     token = live_stack.admin.headers["Authorization"]
     # A second API on the same Prefect server and registry, with no synchronous wait: the
     # training runs it triggers only wait in the (paused) pools and are cancelled afterwards.
@@ -39,7 +39,7 @@ def test_openapi_fuzz_finds_no_server_errors_or_schema_violations(live_stack: Cl
                 [str(ST), "run", f"{url}/openapi.json", "--header", f"Authorization: {token}",
                  "--checks", "all", "--exclude-checks", EXCLUDED, "--max-examples", "10", "--seed", "20261123",
                  "--workers", "1", "--request-timeout", "30", "--no-color"],
-                capture_output=True, text=True, timeout=600,
+                capture_output=True, text=True, timeout=600, cwd=tmp_path,  # its .schemathesis cache stays out
             )  # fmt: skip
     finally:
         process = next(p for n, p in live_stack.stack.processes if n == name)
