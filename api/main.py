@@ -11,13 +11,11 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from prefect import get_client
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import reconciler
-from api.gateway import IdempotencyConflict, PrefectGateway, PrefectUnavailable
+from api.gateway import IdempotencyConflict, PrefectGateway, PrefectUnavailable, ViewCache
 from api.routers import auth, jobs, training
-from api.view_cache import ViewCache
 from trainyard.registry.db import get_engine
 from trainyard.settings import get_settings
 
@@ -29,8 +27,8 @@ DRF_STYLE_PREFIXES = ("/api/training/", "/api-token-auth/")
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     get_engine()  # create the registry schema before the first request
     settings = get_settings()
-    with get_client(sync_client=True) as client:
-        app.state.gateway = gateway = PrefectGateway(client, cache=ViewCache(settings.status_cache_seconds))
+    with PrefectGateway.connect(ViewCache(settings.status_cache_seconds)) as gateway:
+        app.state.gateway = gateway
         stop = threading.Event()
         if settings.status_cache_seconds > 0:
             gateway.follow(stop)

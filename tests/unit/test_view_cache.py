@@ -6,7 +6,7 @@ import itertools
 import threading
 from collections.abc import Callable
 
-from api.view_cache import ViewCache
+from api.gateway.cache import ViewCache
 
 
 def _live(max_age: float = 60) -> ViewCache:

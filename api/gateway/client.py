@@ -1,20 +1,18 @@
-"""The only code in the API that talks to Prefect: trigger, read, list, cancel, logs."""
+"""The Prefect client side of the gateway: trigger, read, list, cancel, logs."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 from uuid import UUID, uuid4
 
-import httpx
+from prefect import get_client
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import (
     FlowFilter,
@@ -32,10 +30,10 @@ from prefect.client.schemas.sorting import FlowRunSort, LogSort
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.states import Cancelled, Cancelling, Crashed
 
-from api.view_cache import ViewCache
+from api.gateway.cache import ViewCache
+from api.gateway.errors import IdempotencyConflict, JobNotFound, outage_guarded
+from api.gateway.streams import follow_streams
 from trainyard.states import TERMINAL_JOB_STATUSES, JobStatus, job_status
-
-logger = logging.getLogger(__name__)
 
 # The deployment each job type runs, and the flow name that identifies a job's type.
 DEPLOYMENTS: dict[str, str] = {
@@ -51,39 +49,6 @@ STATE_TYPES_BY_STATUS: dict[JobStatus, list[StateType]] = {
 NOT_STARTED = {StateType.SCHEDULED}
 TRIGGER_ATTEMPTS = 8  # jittered backoff 0.25 s .. 8 s: ~30 s at most before a 503 reaches the client
 TERMINAL = frozenset(s for s in StateType if job_status(s) in TERMINAL_JOB_STATUSES)
-
-
-class JobNotFound(LookupError):
-    """No trainyard flow run has this id."""
-
-
-class IdempotencyConflict(ValueError):
-    """An Idempotency-Key already names a run of this job type with other parameters."""
-
-
-class PrefectUnavailable(RuntimeError):
-    """The Prefect server did not answer: down, restarting, or failing (HTTP 5xx)."""
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _outage_guarded(method: Callable[P, R]) -> Callable[P, R]:
-    """Turn transport errors and Prefect 5xx answers into ``PrefectUnavailable`` (the API's 503)."""
-
-    @functools.wraps(method)
-    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return method(*args, **kwargs)
-        except httpx.TransportError as exc:
-            raise PrefectUnavailable(f"Prefect server unreachable ({type(exc).__name__}: {exc})") from exc
-        except PrefectHTTPStatusError as exc:
-            if exc.response.status_code < 500:
-                raise
-            raise PrefectUnavailable(f"Prefect server answered HTTP {exc.response.status_code}") from exc
-
-    return guarded
 
 
 @dataclass(frozen=True)
@@ -116,13 +81,20 @@ class PrefectGateway:
         self._deployment_ids: dict[str, UUID] = {}
         self._flow_types: dict[UUID, str | None] = {}  # flow ids never change: one read per flow
 
+    @classmethod
+    @contextmanager
+    def connect(cls, cache: ViewCache | None = None) -> Iterator[PrefectGateway]:
+        """A gateway on a client for ``PREFECT_API_URL``, closed on exit."""
+        with get_client(sync_client=True) as client:
+            yield cls(client, cache=cache)
+
     def _model_type(self, flow_id: UUID) -> str | None:
         """The job type a flow's runs are, or None for flows that are not trainyard's."""
         if flow_id not in self._flow_types:
             self._flow_types[flow_id] = self.flow_types.get(self.client.read_flow(flow_id).name)
         return self._flow_types[flow_id]
 
-    @_outage_guarded
+    @outage_guarded
     def trigger(self, model_type: str, parameters: dict[str, Any], idempotency_key: str | None) -> JobView:
         """Create a flow run of the type's deployment; the same idempotency key returns the same run.
 
@@ -150,7 +122,7 @@ class PrefectGateway:
                 time.sleep(min(8.0, 0.25 * 2**attempt) * random.uniform(0.5, 1.5))
         raise AssertionError("unreachable")
 
-    @_outage_guarded
+    @outage_guarded
     def get(self, job_id: str) -> JobView:
         try:
             run = self.cache.get(("run", job_id), lambda: self.client.read_flow_run(UUID(job_id)))
@@ -161,7 +133,7 @@ class PrefectGateway:
             raise JobNotFound(job_id)
         return self._view(run, model_type)
 
-    @_outage_guarded
+    @outage_guarded
     def list(self, limit: int, statuses: list[JobStatus], model_types: list[str]) -> tuple[list[JobView], int]:
         """Top-level jobs (not sub-jobs), newest first, and how many match in total."""
         flows = FlowFilter(name=FlowFilterName(any_=[f for f, t in self.flow_types.items() if t in model_types]))
@@ -179,7 +151,7 @@ class PrefectGateway:
         )  # fmt: skip
         return [self._view(run, self._model_type(run.flow_id) or "unknown") for run in runs], total
 
-    @_outage_guarded
+    @outage_guarded
     def children(self, job_id: str) -> list[JobView]:
         runs = self.cache.get(
             ("children", job_id),
@@ -191,7 +163,7 @@ class PrefectGateway:
         )
         return [self._view(run, self._model_type(run.flow_id) or "unknown") for run in runs]
 
-    @_outage_guarded
+    @outage_guarded
     def cancel(self, job: JobView, *, has_own_process: bool = True) -> JobStatus:
         """Prefect cancellation: a run not yet started is Cancelled at once, a live one Cancelling
         (the worker then terminates its process and the run ends Cancelled). A sub-job runs inside
@@ -202,7 +174,7 @@ class PrefectGateway:
         self.cache.run_changed(job.id)
         return job_status(state.type)
 
-    @_outage_guarded
+    @outage_guarded
     def parent_state(self, job: JobView) -> StateType | None:
         """State of the flow run a sub-job runs inside, or None for a top-level job."""
         if job.parent_task_run_id is None:
@@ -211,7 +183,7 @@ class PrefectGateway:
         parent = self.client.read_flow_run(parent_task.flow_run_id)
         return parent.state.type if parent.state else None
 
-    @_outage_guarded
+    @outage_guarded
     def active_runs(self) -> list[tuple[JobView, str | None, datetime | None]]:
         """Runs that may hold a process: (view, ``host:pid`` recorded by the worker, state timestamp)."""
         live = [StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
@@ -227,14 +199,14 @@ class PrefectGateway:
             for run in runs
         ]  # fmt: skip
 
-    @_outage_guarded
+    @outage_guarded
     def mark(self, job_id: str, state_type: StateType, message: str) -> None:
         """Force a terminal state the run's own process can no longer report."""
         state = Crashed(message=message) if state_type is StateType.CRASHED else Cancelled(message=message)
         self.client.set_flow_run_state(UUID(job_id), state=state, force=True)
         self.cache.run_changed(job_id)
 
-    @_outage_guarded
+    @outage_guarded
     def logs(self, job_id: str, limit: int = 20) -> list[str]:
         entries = self.cache.get(
             ("logs", job_id, limit),
@@ -256,41 +228,8 @@ class PrefectGateway:
         return job
 
     def follow(self, stop: threading.Event) -> threading.Thread:
-        """Keep ``self.cache`` true from Prefect's flow-run event and log streams, in a daemon thread."""
-        thread = threading.Thread(target=asyncio.run, args=(self._follow(stop),), name="trainyard-events", daemon=True)
-        thread.start()
-        return thread
-
-    async def _follow(self, stop: threading.Event) -> None:
-        from prefect.events.clients import get_events_subscriber
-        from prefect.events.filters import EventFilter, EventNameFilter
-        from prefect.logging.clients import get_logs_subscriber
-
-        async def events() -> None:
-            flow_runs = EventFilter(event=EventNameFilter(prefix=["prefect.flow-run."]))
-            async with get_events_subscriber(filter=flow_runs, reconnection_attempts=0) as subscriber:
-                self.cache.stream("events", connected=True)
-                async for event in subscriber:
-                    self.cache.run_changed(event.resource.id.removeprefix("prefect.flow-run."))
-
-        async def logs() -> None:
-            async with get_logs_subscriber(reconnection_attempts=0) as subscriber:
-                self.cache.stream("logs", connected=True)
-                async for log in subscriber:
-                    if log.flow_run_id is not None:
-                        self.cache.logs_changed(str(log.flow_run_id))
-
-        async def keep(name: str, follow: Callable[[], Any]) -> None:
-            while not stop.is_set():
-                try:
-                    await follow()
-                except Exception as exc:  # a dropped stream: read through until it is back
-                    logger.warning("Prefect %s stream lost (%s); status reads go to Prefect", name, exc)
-                finally:
-                    self.cache.stream(name, connected=False)
-                await asyncio.sleep(2)
-
-        await asyncio.gather(keep("events", events), keep("logs", logs))
+        """Keep ``self.cache`` true from Prefect's flow-run event and log streams (a daemon thread)."""
+        return follow_streams(self.cache, stop)
 
     @staticmethod
     def _view(run: FlowRun, model_type: str) -> JobView:

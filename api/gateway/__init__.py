@@ -1,0 +1,17 @@
+"""The only code in the API that talks to Prefect: the client calls, their cache, and the streams
+that keep the cache true. Routers, jobs logic and the reconciler import from here."""
+
+from api.gateway.cache import ViewCache
+from api.gateway.client import DEPLOYMENTS, TERMINAL, JobView, PrefectGateway
+from api.gateway.errors import IdempotencyConflict, JobNotFound, PrefectUnavailable
+
+__all__ = [
+    "DEPLOYMENTS",
+    "TERMINAL",
+    "IdempotencyConflict",
+    "JobNotFound",
+    "JobView",
+    "PrefectGateway",
+    "PrefectUnavailable",
+    "ViewCache",
+]
