@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from api import jobs
 from api.deps import READ, TRAIN, GatewayDep, Reader, Trainer
+from api.gateway import IdempotencyConflict
 from api.responses import AUTHED, errors
 from api.schemas import (
     InvalidRequestPublic,
@@ -50,6 +51,11 @@ def train(
     started = time.monotonic()
     if (earlier := jobs.replayed_run("random-forest", user, key)) is not None:
         # A retried request: answer for the run it made (its generated version, not a new one).
+        requested = {"dataset": body.dataset_path, "test_split": body.test_split, "notes": body.notes,
+                     "hyperparameters": body.hyperparameters.model_dump(),
+                     "model_version": body.model_version}  # fmt: skip
+        if any(value is not None and earlier.parameters.get(name) != value for name, value in requested.items()):
+            raise IdempotencyConflict(f"Idempotency-Key already used for run {earlier.id} with other parameters")
         version, job = earlier.model_version, gateway.get(earlier.flow_run_id)
     else:
         version = body.model_version or f"api_v{datetime.now(UTC):%Y%m%d_%H%M%S}"

@@ -56,3 +56,16 @@ def test_idempotency_key_reused_for_another_request_is_refused(live_stack: Clien
         # The same key on another job type is another request scope, as in Prefect (per deployment).
         xgb = live_stack.hr.post("/train/xgboost", json=PAYLOAD, headers=headers)
         assert xgb.status_code == 200 and xgb.json()["job_id"] != first.json()["job_id"]
+
+
+def test_seed_route_replays_a_retried_request_and_refuses_a_different_one(live_stack: Clients) -> None:
+    headers = {"Idempotency-Key": "seed-retry"}
+    request = {"dataset_path": "future_skills_dataset.csv", "async_training": True}
+    with paused_pools():
+        first = live_stack.hr.post("/api/training/train/", json=request, headers=headers)
+        again = live_stack.hr.post("/api/training/train/", json=request, headers=headers)
+        assert first.status_code == again.status_code == 202, (first.text, again.text)
+        assert again.json()["training_run_id"] == first.json()["training_run_id"]
+        assert again.json()["model_version"] == first.json()["model_version"]  # not a newly generated one
+        other = live_stack.hr.post("/api/training/train/", json={**request, "test_split": 0.3}, headers=headers)
+        assert other.status_code == 400 and "Idempotency-Key" in other.json()["details"], other.text
