@@ -28,10 +28,16 @@ from trainyard.settings import get_settings
 from trainyard.states import run_status
 
 
+def normalize_job_type(value: str) -> str | None:
+    """The canonical spelling of a job type (case, ``_`` for ``-``), or None if there is no such type."""
+    normalized = value.strip().lower().replace("_", "-")
+    return normalized if normalized in JOB_TYPES else None
+
+
 def parse_job_type(value: str) -> str:
     """Canonical job type, or 400 naming the supported ones."""
-    normalized = value.strip().lower().replace("_", "-")
-    if normalized not in JOB_TYPES:
+    normalized = normalize_job_type(value)
+    if normalized is None:
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST,
             f"Unsupported model type {value!r}. Supported types: {', '.join(JOB_TYPES)}",

@@ -40,6 +40,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             stop.set()
 
 
+def _drf_invalid(details: dict[str, list[str]]) -> JSONResponse:
+    """The seed-000 contract's 400 body for a request it refuses."""
+    return JSONResponse({"error": "Invalid request data", "details": details}, status_code=400)
+
+
 def _field_errors(exc: RequestValidationError) -> dict[str, list[str]]:
     details: dict[str, list[str]] = {}
     for error in exc.errors():
@@ -50,7 +55,7 @@ def _field_errors(exc: RequestValidationError) -> dict[str, list[str]]:
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     if request.url.path.startswith(DRF_STYLE_PREFIXES):
-        return JSONResponse({"error": "Invalid request data", "details": _field_errors(exc)}, status_code=400)
+        return _drf_invalid(_field_errors(exc))
     return await request_validation_exception_handler(request, exc)
 
 
@@ -58,7 +63,7 @@ async def _http_error(request: Request, exc: Any) -> JSONResponse:
     if isinstance(exc, HTTPException) and isinstance(exc.detail, dict):
         return JSONResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)  # contract-shaped body
     if exc.status_code == 400 and request.url.path.startswith(DRF_STYLE_PREFIXES):  # e.g. a body that is not JSON
-        return JSONResponse({"error": "Invalid request data", "details": {"non_field_errors": [str(exc.detail)]}}, 400)
+        return _drf_invalid({"non_field_errors": [str(exc.detail)]})
     return await http_exception_handler(request, exc)
 
 
@@ -69,7 +74,7 @@ async def _prefect_unavailable(request: Request, exc: PrefectUnavailable) -> JSO
 
 async def _idempotency_conflict(request: Request, exc: IdempotencyConflict) -> JSONResponse:
     if request.url.path.startswith(DRF_STYLE_PREFIXES):
-        return JSONResponse({"error": "Invalid request data", "details": {"Idempotency-Key": [str(exc)]}}, 400)
+        return _drf_invalid({"Idempotency-Key": [str(exc)]})
     error = {"type": "idempotency_conflict", "loc": ["header", "Idempotency-Key"], "msg": str(exc),
              "input": request.headers.get("Idempotency-Key")}  # fmt: skip
     return JSONResponse({"detail": [error]}, 422)

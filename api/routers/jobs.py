@@ -115,8 +115,8 @@ def list_jobs(
     """Jobs newest first; ``total_count`` counts all matches, ``filtered_count`` this page."""
     types = jobs.JOB_TYPES
     if model_type is not None:
-        normalized = model_type.strip().lower().replace("_", "-")
-        if normalized not in types:
+        normalized = jobs.normalize_job_type(model_type)
+        if normalized is None:
             raise RequestValidationError([{"type": "enum", "loc": ("query", "model_type"), "input": model_type,
                                            "msg": f"Input should be one of: {', '.join(types)}"}])  # fmt: skip
         types = [normalized]
