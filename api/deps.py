@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated
 
+from cachetools import TTLCache
 from fastapi import Depends, Header, HTTPException, Request, status
 from starlette.concurrency import run_in_threadpool
 
 from api.gateway import PrefectGateway
-from trainyard.registry.auth import Principal, Role, principal_for_token
+from trainyard.registry.auth import Principal, Role, principal_for_token, token_digest
+
+
+class PrincipalCache:
+    """Who a token belongs to, remembered for ``ttl`` seconds (0: ask the registry every time).
+
+    Keyed by the token's sha256, never the token. A token removed from the registry, or a changed
+    role, takes effect within ``ttl``. Unknown tokens are not remembered.
+    """
+
+    def __init__(self, ttl: float, size: int = 4096) -> None:
+        self._entries: TTLCache[str, Principal] | None = TTLCache(size, ttl) if ttl > 0 else None
+        self._lock = threading.Lock()
+
+    async def principal(self, token: str) -> Principal | None:
+        digest = token_digest(token)
+        if self._entries is not None:
+            with self._lock:
+                if (hit := self._entries.get(digest)) is not None:
+                    return hit
+        principal = await run_in_threadpool(principal_for_token, token)
+        if principal is not None and self._entries is not None:
+            with self._lock:
+                self._entries[digest] = principal
+        return principal
 
 
 def get_gateway(request: Request) -> PrefectGateway:
@@ -24,11 +50,11 @@ class Allow:
     def __init__(self, *roles: Role) -> None:
         self.roles = frozenset({*roles, Role.ADMIN})
 
-    async def __call__(self, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    async def __call__(self, request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
         scheme, _, key = (authorization or "").partition(" ")
         if scheme.lower() not in {"token", "bearer"} or not key.strip():
             raise _unauthorized("Authentication credentials were not provided.")
-        principal = await run_in_threadpool(principal_for_token, key.strip())
+        principal = await request.app.state.principals.principal(key.strip())
         if principal is None:
             raise _unauthorized("Invalid token.")
         if principal.role not in self.roles:

@@ -108,6 +108,17 @@ def trigger(
     return job
 
 
+def terminal_record(gateway: PrefectGateway, job: JobView) -> TrainingRun | None:
+    """The registry row of a finished job, reconciled; kept with the gateway's other reads of the run.
+
+    A terminal job's row no longer changes until Prefect reports something new about the run (a UI
+    retry), and that event drops the entry. Running jobs have no outcome yet: None without a read.
+    """
+    if job.state_type not in TERMINAL:
+        return None
+    return gateway.cache.get(("record", job.id), lambda: reconcile(job))
+
+
 def reconcile(job: JobView) -> TrainingRun | None:
     """Bring the registry's copy of a terminal job's status in line with Prefect (never the reverse)."""
     run = get_run(job.id)

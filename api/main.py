@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import reconciler
+from api.deps import PrincipalCache
 from api.gateway import IdempotencyConflict, PrefectGateway, PrefectUnavailable, ViewCache
 from api.routers import auth, jobs, training
 from trainyard.registry.db import get_engine
@@ -27,6 +28,7 @@ DRF_STYLE_PREFIXES = ("/api/training/", "/api-token-auth/")
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     get_engine()  # create the registry schema before the first request
     settings = get_settings()
+    app.state.principals = PrincipalCache(settings.token_cache_seconds)
     with PrefectGateway.connect(ViewCache(settings.status_cache_seconds)) as gateway:
         app.state.gateway = gateway
         stop = threading.Event()

@@ -27,10 +27,13 @@ class PoolSpec:
     base_job_template: dict[str, Any]
 
 
-def process_template(env: dict[str, str]) -> dict[str, Any]:
-    """Prefect's process template with ``env`` as the default environment of every flow run."""
+def process_template(env: dict[str, str], command: str | None = None) -> dict[str, Any]:
+    """Prefect's process template with ``env`` as the default environment of every flow run, and
+    ``command`` (e.g. the warm-start launcher) in place of ``python -m prefect.engine`` when given."""
     template = copy.deepcopy(ProcessWorker.get_default_base_job_template())
     template["variables"]["properties"]["env"]["default"] = env
+    if command is not None:
+        template["variables"]["properties"]["command"]["default"] = command
     return template
 
 
@@ -39,18 +42,28 @@ def cluster_template(kind: str) -> dict[str, Any]:
     return json.loads((TEMPLATES / f"{kind}-gpu.json").read_text())
 
 
-def local_pools(env: dict[str, str], cpu_limit: int, gpu_limit: int) -> list[PoolSpec]:
-    """The two process pools ``trainyard up`` runs: ``cpu`` and ``gpu`` (CUDA when the worker has it)."""
+def local_pools(
+    env: dict[str, str], cpu_limit: int, gpu_limit: int, commands: dict[str, str] | None = None
+) -> list[PoolSpec]:
+    """The two process pools ``trainyard up`` runs: ``cpu`` and ``gpu`` (CUDA when the worker has it).
+
+    ``commands`` maps a pool to its flow-run command (the warm-start launcher); others run Prefect's.
+    """
+    commands = commands or {}
     return [
         PoolSpec(
-            "cpu", "process", "CPU training (RandomForest, scheduled retraining)", cpu_limit, process_template(env)
+            "cpu",
+            "process",
+            "CPU training (RandomForest, scheduled retraining)",
+            cpu_limit,
+            process_template(env, commands.get("cpu")),
         ),
         PoolSpec(
             "gpu",
             "process",
             "GPU-capable training: torch and XGBoost use CUDA when visible",
             gpu_limit,
-            process_template({**env, "TRAINYARD_DEVICE": "auto"}),
+            process_template({**env, "TRAINYARD_DEVICE": "auto"}, commands.get("gpu")),
         ),
     ]
 

@@ -1,4 +1,9 @@
-"""The stage store: content-addressed Parquet files that cached task results point at."""
+"""The stage store: content-addressed Arrow IPC files that cached task results point at.
+
+Arrow IPC (Feather v2, LZ4-compressed) rather than Parquet: staging exists so a retried run can skip
+finished steps, and at 1M rows x 74 columns it writes ~2.6x and reads ~10x faster than Parquet here
+(`bench/pipeline_overhead.py`). The pandas index is kept, so split sides keep their source rows.
+"""
 
 from __future__ import annotations
 
@@ -13,26 +18,30 @@ from trainyard.settings import get_settings
 if TYPE_CHECKING:
     import pandas as pd
 
+SUFFIX = ".arrow"
+
 
 def stage_path(dataset_sha256: str, name: str) -> Path:
     """Deterministic location of a staged table: the same inputs always map to the same file."""
-    return get_settings().stage_dir / dataset_sha256 / f"{name}.parquet"
+    return get_settings().stage_dir / dataset_sha256 / f"{name}{SUFFIX}"
 
 
 def write_stage(frame: pd.DataFrame, path: Path) -> str:
     """Write atomically (temp file + rename): concurrent runs may stage the same table."""
+    from pyarrow import feather
+
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    frame.to_parquet(temp, index=True)
+    feather.write_feather(frame, temp, compression="lz4")
     os.replace(temp, path)
     return str(path)
 
 
 def read_stage(path: str, columns: list[str] | None = None) -> pd.DataFrame:
-    import pandas as pd
+    from pyarrow import feather
 
     try:
-        return pd.read_parquet(path, columns=columns)
+        return feather.read_feather(path, columns=columns)
     except FileNotFoundError as exc:
         raise DatasetError(
             f"staged table {path} is gone while its cache record remains: delete "

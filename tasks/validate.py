@@ -30,8 +30,12 @@ def validate_dataset(dataset: DatasetRef) -> ValidatedDataset:
     name = dataset.path.rsplit("/", 1)[-1]
     if frame.empty:
         raise SchemaValidationError(f"dataset {name!r} has a header but 0 rows")
+    dtypes = frame.dtypes.copy()
+    text = frame.select_dtypes(include=["object", "string"]).copy()  # the columns str coercion may rewrite
     try:
-        valid = SCHEMAS[dataset.kind].validate(frame, lazy=True)
+        # In place: ``frame`` is this task's own fresh read, and the default copy of a 1M-row table
+        # costs more than every check together (2.7 s vs 0.5 s here).
+        valid = SCHEMAS[dataset.kind].validate(frame, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as exc:
         failures = describe_failures(exc.failure_cases)
         lines = "\n".join(f"  - {line}" for line in failures)
@@ -46,7 +50,10 @@ def validate_dataset(dataset: DatasetRef) -> ValidatedDataset:
             f"dataset {name!r}: column {spec.target!r} has a single class "
             f"({counts.index[0]!r}); a classifier needs at least two"
         )
-    staged = write_stage(valid, stage_path(dataset.sha256, "validated"))
+    # Coercion usually changes nothing in a table already of the right types: then the staged raw
+    # table is the validated one, and writing it again would cost a full copy.
+    unchanged = valid.dtypes.equals(dtypes) and valid[text.columns].equals(text)
+    staged = dataset.staged if unchanged else write_stage(valid, stage_path(dataset.sha256, "validated"))
     get_run_logger().info("%s passed the %s schema: %d rows, classes %s", name, dataset.kind, len(valid),
                           counts.to_dict())  # fmt: skip
     return ValidatedDataset(dataset=dataset, staged=staged, rows=len(valid), class_counts=counts.to_dict())

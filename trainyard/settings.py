@@ -37,6 +37,17 @@ class Settings(BaseSettings):
     cancel_grace_seconds: float = Field(
         45.0, gt=0, description="A run Cancelling this long whose process still runs is killed by the reconciler."
     )
+    token_cache_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="How long the API remembers which user a token belongs to (by its digest); a token removed "
+        "from the registry or a changed role takes effect within this. 0 checks the registry on every request.",
+    )
+    warm_start: bool = Field(
+        True,
+        description="`trainyard up` starts a warm server per pool that forks flow runs with Prefect and the ML "
+        "libraries already imported; false starts every run as a fresh `python -m prefect.engine`.",
+    )
     status_cache_seconds: float = Field(
         30.0,
         ge=0,

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +29,7 @@ class Stack:
     workers_per_pool: int = 1
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
+    _runtime_dir: Path | None = field(default=None, init=False, repr=False)
 
     @property
     def home(self) -> Path:
@@ -51,11 +55,38 @@ class Stack:
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_LOCAL_STORAGE_PATH": str(get_settings().stage_dir / "results"),
             "PREFECT_WORKER_QUERY_SECONDS": "1",
+            # Off by default in Prefect: the API's status cache drops a run's logs when they stream in.
+            "PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED": "true",
+            "PREFECT_SERVER_LOGS_STREAM_PUBLISHING_ENABLED": "true",
+            # Runs ship their logs in batches (Prefect's default: every 2 s); status shows them sooner.
+            "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.5",
             "PREFECT_UI_URL": f"http://127.0.0.1:{self.prefect_port}",
             "TRAINYARD_PREFECT_UI_URL": f"http://127.0.0.1:{self.prefect_port}",
             "TRAINYARD_PROJECT_ROOT": str(PROJECT_ROOT),
             **self.extra_env,
         }
+
+    def warm_socket(self, pool: str) -> Path | None:
+        """The pool's warm-server socket, or None when warm start is off.
+
+        In a fresh private (0700) directory under the system temp dir: Unix socket paths are capped
+        at ~100 bytes, which a deep artifacts dir would exceed.
+        """
+        if not get_settings().warm_start:
+            return None
+        if self._runtime_dir is None:
+            self._runtime_dir = Path(tempfile.mkdtemp(prefix="trainyard-"))
+        return self._runtime_dir / f"warm-{pool}.sock"
+
+    def flow_run_commands(self) -> dict[str, str]:
+        """Each pool's flow-run command: the warm-start launcher, pointed at the pool's warm server."""
+        from trainyard.warm import launch
+
+        commands = {}
+        for pool in POOLS:
+            if (socket := self.warm_socket(pool)) is not None:
+                commands[pool] = shlex.join([sys.executable, "-S", launch.__file__, str(socket)])
+        return commands
 
     def _start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         process = spawn(args, {**self.env(), **(env or {})}, self.logs / f"{name}.log", cwd=PROJECT_ROOT)
@@ -77,7 +108,7 @@ class Stack:
         from deployments.pools import ensure_pool, local_pools
 
         with temporary_settings(updates={PREFECT_API_URL: self.prefect_api_url}), get_client(sync_client=True) as c:
-            for spec in local_pools(env={}, cpu_limit=2, gpu_limit=2):
+            for spec in local_pools(env={}, cpu_limit=2, gpu_limit=2, commands=self.flow_run_commands()):
                 ensure_pool(c, spec)
 
     def deploy(self) -> None:
@@ -91,7 +122,10 @@ class Stack:
             raise RuntimeError(f"prefect deploy failed (see {self.logs / 'deploy.log'}):\n{result.stderr[-2000:]}")
 
     def start_workers(self) -> None:
+        """Each pool's warm server (when on), then its workers; runs start cold until a server is ready."""
         for pool in POOLS:
+            if (socket := self.warm_socket(pool)) is not None:
+                self._start(f"warm-{pool}", [sys.executable, "-m", "trainyard.warm.server", str(socket)])
             for index in range(self.workers_per_pool):
                 self._start(
                     f"worker-{pool}-{index}",
@@ -129,3 +163,6 @@ class Stack:
         stop_all(server, grace=10)
         logger.info("stopped %s", ", ".join(name for name, _ in self.processes))
         self.processes.clear()
+        if self._runtime_dir is not None:
+            shutil.rmtree(self._runtime_dir, ignore_errors=True)
+            self._runtime_dir = None

@@ -3,8 +3,9 @@
 A status read is a Prefect round trip or two; a SQLite-backed Prefect server answers ~60 of them a
 second on two cores. Entries here are dropped the moment Prefect announces a change to the run
 (flow-run events, run logs), so a cancel or retry made in the UI shows as soon as Prefect emits
-it. The cache only serves while every stream is connected; when one drops, it empties and reads
-go straight to Prefect until the stream is back.
+it. An entry is only served while the streams that can announce its changes are connected (log
+entries need the log stream, which a Prefect server only publishes when told to); when one drops,
+the cache empties and those reads go straight to Prefect until the stream is back.
 """
 
 from __future__ import annotations
@@ -15,9 +16,13 @@ from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-# Entry kinds: per run ("run", id) / ("logs", id); across runs ("list", ...) / ("children", id).
-PER_RUN = frozenset({"run", "logs"})
+# Entry kinds: per run ("run", id) / ("logs", id) / ("record", id): the registry row of a finished run;
+# across runs ("list", ...) / ("children", id).
+PER_RUN = frozenset({"run", "logs", "record"})
 ACROSS_RUNS = frozenset({"list", "children"})
+# The streams whose messages keep each kind true (every kind also dies with its run's events).
+STREAMS_NEEDED: dict[str, tuple[str, ...]] = {"logs": ("events", "logs")}
+DEFAULT_STREAMS = ("events",)
 
 
 class ViewCache:
@@ -30,13 +35,14 @@ class ViewCache:
         self._generation = 0  # bumped by every invalidation: a read that raced one is not stored
         self._streams = dict.fromkeys(streams, False)
 
-    @property
-    def live(self) -> bool:
-        return self.max_age > 0 and all(self._streams.values())
+    def live(self, kind: Hashable) -> bool:
+        """Whether entries of ``kind`` are served: caching on, and every stream they need connected."""
+        needed = STREAMS_NEEDED.get(str(kind), DEFAULT_STREAMS)
+        return self.max_age > 0 and all(self._streams.get(name, False) for name in needed)
 
     def get(self, key: tuple[Hashable, ...], load: Callable[[], T]) -> T:
         """The cached value of ``key``, or ``load()`` (stored only if nothing changed meanwhile)."""
-        if not self.live:
+        if not self.live(key[0]):
             return load()
         with self._lock:
             hit = self._entries.get(key)
@@ -45,7 +51,7 @@ class ViewCache:
             return hit[1]
         value = load()
         with self._lock:
-            if self._generation == generation and self.live:
+            if self._generation == generation and self.live(key[0]):
                 self._entries[key] = (time.monotonic(), value)
         return value
 

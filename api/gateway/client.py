@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -12,6 +13,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+import httpx
 from prefect import get_client
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import (
@@ -49,6 +51,7 @@ STATE_TYPES_BY_STATUS: dict[JobStatus, list[StateType]] = {
 NOT_STARTED = {StateType.SCHEDULED}
 TRIGGER_ATTEMPTS = 8  # jittered backoff 0.25 s .. 8 s: ~30 s at most before a 503 reaches the client
 TERMINAL = frozenset(s for s in StateType if job_status(s) in TERMINAL_JOB_STATUSES)
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -228,8 +231,27 @@ class PrefectGateway:
         return job
 
     def follow(self, stop: threading.Event) -> threading.Thread:
-        """Keep ``self.cache`` true from Prefect's flow-run event and log streams (a daemon thread)."""
-        return follow_streams(self.cache, stop)
+        """Keep ``self.cache`` true from Prefect's flow-run event and log streams (a daemon thread).
+
+        Prefect publishes logs to its stream only with ``PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED`` and
+        ``..._STREAM_PUBLISHING_ENABLED`` (``trainyard up`` sets both); without them the log stream
+        connects but stays silent, so logs are then read from Prefect on every request.
+        """
+        logs = self.server_streams_logs()
+        if not logs:
+            logger.warning("the Prefect server does not stream logs out: job logs are read through, not cached")
+        return follow_streams(self.cache, stop, logs=logs)
+
+    def server_streams_logs(self) -> bool:
+        """Whether the Prefect server publishes run logs to its log stream (read from its settings)."""
+        try:
+            response = self.client.request("GET", "/admin/settings")
+            response.raise_for_status()
+            logs = response.json()["server"]["logs"]
+        except (httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
+            logger.warning("could not read the Prefect server's log-stream settings (%s)", exc)
+            return False
+        return bool(logs.get("stream_out_enabled") and logs.get("stream_publishing_enabled"))
 
     @staticmethod
     def _view(run: FlowRun, model_type: str) -> JobView:

@@ -13,14 +13,17 @@ from api.gateway.cache import ViewCache
 logger = logging.getLogger(__name__)
 
 
-def follow_streams(cache: ViewCache, stop: threading.Event) -> threading.Thread:
-    """Follow both streams in a daemon thread until ``stop`` is set (checked between reconnections)."""
-    thread = threading.Thread(target=asyncio.run, args=(_follow(cache, stop),), name="trainyard-events", daemon=True)
+def follow_streams(cache: ViewCache, stop: threading.Event, *, logs: bool) -> threading.Thread:
+    """Follow the event stream (and the log stream if ``logs``) in a daemon thread until ``stop`` is set
+    (checked between reconnections)."""
+    thread = threading.Thread(
+        target=asyncio.run, args=(_follow(cache, stop, logs),), name="trainyard-events", daemon=True
+    )
     thread.start()
     return thread
 
 
-async def _follow(cache: ViewCache, stop: threading.Event) -> None:
+async def _follow(cache: ViewCache, stop: threading.Event, follow_logs: bool) -> None:
     from prefect.events.clients import get_events_subscriber
     from prefect.events.filters import EventFilter, EventNameFilter
     from prefect.logging.clients import get_logs_subscriber
@@ -54,4 +57,4 @@ async def _follow(cache: ViewCache, stop: threading.Event) -> None:
             delay = 1.0 if time.monotonic() - started > 60 else min(30.0, delay * 2)
             await asyncio.sleep(delay)
 
-    await asyncio.gather(keep("events", events), keep("logs", logs))
+    await asyncio.gather(keep("events", events), *([keep("logs", logs)] if follow_logs else []))

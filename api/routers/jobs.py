@@ -87,7 +87,7 @@ def _public(job: JobView) -> JobPublic:
 def job_status(job_id: str, gateway: GatewayDep, _user: Reader) -> JobStatusPublic:
     """Live status from Prefect, plus what the run produced (from the registry)."""
     job = _get_job(gateway, job_id)
-    run = jobs.reconcile(job)
+    run = jobs.terminal_record(gateway, job)
     completed = job.status is JobStatus.COMPLETED and run is not None
     sub_jobs = [
         SubJob(job_id=c.id, model_type=c.model_type, status=c.status, prefect_state=c.state_name)

@@ -23,6 +23,19 @@ def wait_for_status(client: httpx.Client, job_id: str, wanted: set[str], timeout
     raise AssertionError(f"job {job_id} never reached {wanted}; last status body: {body}")
 
 
+def wait_for_log(client: httpx.Client, job_id: str, needle: str, timeout: float = 30) -> list[str]:
+    """Poll GET /train/status until a log line contains ``needle``: a run ships its last logs as it
+    exits, just after its final state, so they may trail the status by a moment."""
+    deadline = time.monotonic() + timeout
+    logs: list[str] = []
+    while time.monotonic() < deadline:
+        logs = client.get(f"/train/status/{job_id}").json()["logs"]
+        if any(needle in line for line in logs):
+            return logs
+        time.sleep(0.2)
+    raise AssertionError(f"no log line of job {job_id} contains {needle!r}; last logs: {logs}")
+
+
 def flow_run_pid(job_id: str, timeout: float = 60) -> int:
     """The PID the process worker recorded for the flow run (``host:pid``)."""
     deadline = time.monotonic() + timeout

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tests.integration.conftest import Clients
-from tests.integration.helpers import flow_run_pid, wait_for_status
+from tests.integration.helpers import flow_run_pid, wait_for_log, wait_for_status
 from trainyard.model_store import load_model
 from trainyard.processes import pid_alive
 from trainyard.settings import get_settings
@@ -29,7 +29,7 @@ def test_trigger_runs_to_completed_with_a_loadable_model(live_stack: Clients) ->
     assert done["status"] == "completed" and done["prefect_state"] == "Completed", done
     assert done["started_at"].endswith("Z") or "+00:00" in done["started_at"]
     assert done["metrics"]["accuracy"] > 0.5 and set(done["metrics"]["per_class"]) == {"HIGH", "MEDIUM"}
-    assert any("fitted in" in line for line in done["logs"])
+    wait_for_log(live_stack.manager, body["job_id"], "fitted in")
     frame = pd.read_csv(get_settings().data_roots[0] / "future_skills_dataset.csv")
     assert len(load_model(Path(done["model_path"])).predict(frame.head(5))) == 5
 

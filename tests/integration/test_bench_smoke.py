@@ -12,7 +12,7 @@ from trainyard.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
 SMOKES = [
-    ("pipeline_overhead.py", ["--rows", "1500", "--repeats", "1", "--families", "random-forest"], "wall ratio"),
+    ("pipeline_overhead.py", ["--rows", "1500", "--repeats", "1", "--families", "random-forest"], "job ratio"),
     ("trigger_latency.py", ["--runs", "1"], "ratio ours / raw"),
     ("api_load.py", ["--clients", "2", "--seconds", "1"], "raw Prefect GET /api/flow_runs/{id}"),
     ("concurrency.py", ["--jobs", "2"], "makespan s"),

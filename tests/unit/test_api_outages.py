@@ -8,6 +8,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from api.deps import PrincipalCache
 from api.gateway import PrefectGateway, PrefectUnavailable
 from api.main import create_app
 from trainyard.registry.auth import create_user, issue_token
@@ -29,6 +30,7 @@ def test_unreachable_prefect_is_prefect_unavailable() -> None:
 def test_api_answers_503_with_retry_after_while_prefect_is_down() -> None:
     app = create_app()
     app.state.gateway = PrefectGateway(_DownClient())  # type: ignore[arg-type]
+    app.state.principals = PrincipalCache(ttl=0)
     token = issue_token(create_user(f"outage-{uuid.uuid4().hex[:8]}", "pw", "manager").id)
     response = TestClient(app).get(f"/train/status/{uuid.uuid4()}", headers={"Authorization": f"Token {token}"})
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"

@@ -5,6 +5,7 @@ import pytest
 
 from tasks.load import load_dataset
 from tasks.split import split_dataset
+from tasks.stage import read_stage
 from tasks.validate import validate_dataset
 from trainyard import datagen
 from trainyard.errors import DatasetError, SchemaValidationError
@@ -26,7 +27,7 @@ def test_good_file_loads_validates_and_splits(sandbox: Path) -> None:
     split = split_dataset.fn(validated, 0.2, 42)
     assert (split.train_rows, split.test_rows) == (285, 72)
     again = split_dataset.fn(validated, 0.2, 42)
-    assert pd.read_parquet(again.test).index.equals(pd.read_parquet(split.test).index)
+    assert read_stage(again.test).index.equals(read_stage(split.test).index)
 
 
 def test_parquet_is_accepted(sandbox: Path) -> None:
@@ -111,3 +112,15 @@ def test_a_class_too_small_to_stratify(sandbox: Path) -> None:
     frame.loc[0, "future_need_level"] = "LOW"
     with pytest.raises(DatasetError, match="fewer than 2 rows"):
         split_dataset.fn(_validate(_write(sandbox, "tiny.csv", frame)), 0.2, 42)
+
+
+def test_validated_table_reuses_the_loaded_copy_unless_coercion_changed_it(sandbox: Path) -> None:
+    plain = _validate(_write(sandbox, "typed.csv", datagen.churn(rows=300, seed=5)))
+    assert plain.staged == plain.dataset.staged  # nothing changed: no second copy is written
+    frame = datagen.churn(rows=300, seed=5)
+    column = next(c for c in frame.columns if str(frame[c].dtype) == "int64")
+    frame[column] = frame[column].astype(float)  # "1.0" in the CSV: the schema coerces it back to int
+    coerced = _validate(_write(sandbox, "floats.csv", frame))
+    assert coerced.staged != coerced.dataset.staged
+    assert str(read_stage(coerced.staged)[column].dtype) == "int64"
+    assert str(read_stage(coerced.dataset.staged)[column].dtype) == "float64"

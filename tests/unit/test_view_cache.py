@@ -22,11 +22,15 @@ def _counter() -> Callable[[], int]:
     return lambda: next(calls)
 
 
-def test_reads_through_until_every_stream_is_connected() -> None:
+def test_reads_through_until_the_streams_an_entry_needs_are_connected() -> None:
     cache = ViewCache(60)
-    cache.stream("events", connected=True)  # logs not yet
-    load = _counter()
+    load, logs = _counter(), _counter()
     assert [cache.get(("run", "a"), load) for _ in range(3)] == [1, 2, 3]
+    cache.stream("events", connected=True)  # runs are kept true by events alone; logs need the log stream too
+    assert [cache.get(("run", "a"), load) for _ in range(2)] == [4, 4]
+    assert [cache.get(("logs", "a", 20), logs) for _ in range(2)] == [1, 2]
+    cache.stream("logs", connected=True)
+    assert [cache.get(("logs", "a", 20), logs) for _ in range(2)] == [3, 3]
 
 
 def test_serves_from_memory_until_an_event_names_the_run() -> None:
@@ -54,11 +58,16 @@ def test_a_run_event_drops_every_listing_and_a_log_only_that_runs_logs() -> None
 def test_a_dropped_stream_empties_the_cache_and_stops_serving() -> None:
     cache = _live()
     load = _counter()
+    logs = _counter()
     cache.get(("run", "a"), load)
-    cache.stream("logs", connected=False)
+    cache.get(("logs", "a", 20), logs)
+    cache.stream("events", connected=False)
     assert cache.get(("run", "a"), load) == 2 and cache.get(("run", "a"), load) == 3
-    cache.stream("logs", connected=True)
+    cache.stream("events", connected=True)
     assert cache.get(("run", "a"), load) == 4 and cache.get(("run", "a"), load) == 4
+    cache.stream("logs", connected=False)  # run entries need only events: refilled once, then served
+    assert cache.get(("run", "a"), load) == 5 and cache.get(("run", "a"), load) == 5
+    assert cache.get(("logs", "a", 20), logs) == 2 and cache.get(("logs", "a", 20), logs) == 3
 
 
 def test_entries_expire_after_max_age() -> None:

@@ -1,0 +1,88 @@
+"""The warm-start launcher and fork server, as real processes over a real Unix socket.
+
+The server's entry module is a stand-in (``warm_entry``) for Prefect's engine, so these run without
+a Prefect server; the integration tests run every flow through the real thing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from trainyard.processes import pid_alive, stop
+from trainyard.settings import PROJECT_ROOT
+from trainyard.warm import launch
+
+# Preloaded like the real engine: the run starts in the launcher's cwd, where ``tests`` is not importable.
+SERVE = "import sys; from pathlib import Path; import tests.unit.warm_entry; from trainyard.warm.server import " \
+        "WarmServer; WarmServer(Path(sys.argv[1]), entry_module='tests.unit.warm_entry').serve()"  # fmt: skip
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Path]:
+    socket = tmp_path / "warm.sock"
+    process = subprocess.Popen([sys.executable, "-c", SERVE, str(socket)], cwd=PROJECT_ROOT, start_new_session=True)
+    deadline = time.monotonic() + 20
+    while not socket.exists():
+        assert process.poll() is None and time.monotonic() < deadline, "warm server did not start"
+        time.sleep(0.05)
+    yield socket
+    stop(process, grace=2)
+
+
+def _launch(socket: Path, tmp_path: Path, **env: str) -> subprocess.Popen[str]:
+    run_env = {**os.environ, "WARM_TEST_PID_FILE": str(tmp_path / "run.pid"), "WARM_TEST_MARKER": "m-42", **env}
+    return subprocess.Popen([sys.executable, "-S", launch.__file__, str(socket)], cwd=tmp_path, env=run_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def _run_pid(tmp_path: Path) -> int:
+    deadline = time.monotonic() + 10
+    while not (tmp_path / "run.pid").exists() or not (tmp_path / "run.pid").read_text():
+        assert time.monotonic() < deadline, "the forked run never started"
+        time.sleep(0.02)
+    return int((tmp_path / "run.pid").read_text())
+
+
+def test_the_run_gets_the_launchers_cwd_env_and_stdout_and_its_exit_status_comes_back(
+    server: Path, tmp_path: Path
+) -> None:
+    launcher = _launch(server, tmp_path, WARM_TEST_EXIT="3")
+    out, err = launcher.communicate(timeout=20)
+    assert launcher.returncode == 3, err
+    assert f"cwd={tmp_path} marker=m-42" in out
+    assert _run_pid(tmp_path) != launcher.pid  # forked by the server, not the launcher itself
+
+
+def test_sigterm_to_the_launcher_reaches_the_run_and_is_its_exit_status(server: Path, tmp_path: Path) -> None:
+    launcher = _launch(server, tmp_path, WARM_TEST_SLEEP="30")
+    run = _run_pid(tmp_path)
+    launcher.send_signal(signal.SIGTERM)
+    launcher.wait(timeout=10)
+    assert launcher.returncode == -signal.SIGTERM
+    assert not pid_alive(run)
+
+
+def test_a_killed_launcher_takes_its_run_with_it(server: Path, tmp_path: Path) -> None:
+    launcher = _launch(server, tmp_path, WARM_TEST_SLEEP="30")
+    run = _run_pid(tmp_path)
+    launcher.kill()  # what the worker does after the grace period, or a test killing "the run's PID"
+    launcher.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while pid_alive(run):
+        assert time.monotonic() < deadline, "the run outlived its launcher"
+        time.sleep(0.05)
+
+
+def test_without_a_server_the_launcher_becomes_prefects_own_engine_command(tmp_path: Path) -> None:
+    launcher = _launch(tmp_path / "no-such.sock", tmp_path)
+    _, err = launcher.communicate(timeout=60)
+    # `python -m prefect.engine` with no flow run id: Prefect's own error, from the cold path.
+    assert launcher.returncode == 1 and "Invalid flow run id" in err

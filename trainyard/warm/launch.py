@@ -1,0 +1,82 @@
+"""The flow-run command of a warm pool: hand the run to the warm server, or start it cold.
+
+Run as ``python -S launch.py SOCKET``: stdlib only, so it starts in milliseconds. The worker sees
+this process as the flow run's process: its PID is the one Prefect records and signals. A SIGTERM
+or SIGINT is passed on to the forked run, a SIGKILL is noticed by the server (the socket closes)
+and the run is killed with it, and this process exits with the run's own exit status.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+
+STDIO = (0, 1, 2)
+HEADER = struct.Struct("!I")  # length of the JSON request that follows
+
+
+def send_request(sock: socket.socket, cwd: str, env: dict[str, str]) -> None:
+    """The run's working directory and environment, with this process's stdin/stdout/stderr."""
+    payload = json.dumps({"cwd": cwd, "env": env}).encode()
+    socket.send_fds(sock, [HEADER.pack(len(payload))], list(STDIO))
+    sock.sendall(payload)
+
+
+def read_line(stream: socket.SocketIO | object) -> tuple[str, int] | None:
+    """One ``<word> <int>`` line from the server, or None once it has closed the connection."""
+    line = stream.readline()  # type: ignore[attr-defined]
+    if not line:
+        return None
+    word, _, number = line.decode().partition(" ")
+    return word, int(number)
+
+
+def cold_start() -> None:
+    """No warm server: become the command the process worker would have run."""
+    os.execv(sys.executable, [sys.executable, "-m", "prefect.engine"])
+
+
+def main(socket_path: str) -> int:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(socket_path)
+    except OSError:
+        sock.close()
+        cold_start()
+    child: list[int] = []
+    pending: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        if child:
+            os.kill(child[0], signum)
+        else:
+            pending.append(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, forward)
+    send_request(sock, os.getcwd(), dict(os.environ))
+    stream = sock.makefile("rb")
+    started = read_line(stream)
+    if started is None or started[0] != "pid":
+        sys.stderr.write("trainyard warm start: the warm server closed the connection before starting the run\n")
+        return 1
+    child.append(started[1])
+    for signum in pending:
+        os.kill(child[0], signum)
+    ended = read_line(stream)
+    if ended is None:
+        sys.stderr.write("trainyard warm start: lost the warm server while the run was going\n")
+        return 1
+    code = ended[1]
+    if code < 0:  # killed by a signal: end the same way, so the worker reads the same status
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,249 @@
+"""The warm server: imports once, then forks one child per flow run, which runs Prefect's engine.
+
+    python -m trainyard.warm.server SOCKET [MODULE ...]
+
+Each child gets the launcher's stdin/stdout/stderr, working directory and environment before any
+run code executes, and Prefect's settings are rebuilt from that environment, so a child is the same
+process ``python -m prefect.engine`` would have been, minus the seconds of imports.
+Only processes of this server's own user may connect (checked with SO_PEERCRED).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib
+import json
+import logging
+import os
+import runpy
+import selectors
+import signal
+import socket
+import struct
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from trainyard.warm.launch import HEADER, STDIO
+
+logger = logging.getLogger("trainyard.warm")
+# What a flow run imports: Prefect's engine, the flows, and what the tasks import when they run.
+DEFAULT_PRELOAD = (
+    "prefect.engine",
+    "prefect.flow_engine",
+    "flows.train_all",
+    "pandas",
+    "pyarrow.parquet",
+    "pandera.pandas",
+    "sklearn.ensemble",
+    "sklearn.model_selection",
+    "sklearn.metrics",
+    "sklearn.pipeline",
+    "skops.io",
+    "xgboost",
+    "torch",
+    "safetensors.torch",
+    "tasks.schemas",
+    "trainyard.estimators",
+    "trainyard.preprocessing",
+    "trainyard.model_store",
+    "trainyard.registry.runs",
+)
+ENGINE = "prefect.engine"  # what `python -m prefect.engine`, the process worker's command, runs
+REQUEST_TIMEOUT = 10.0
+PR_SET_PDEATHSIG = 1
+
+
+def preload(modules: tuple[str, ...]) -> None:
+    """Import ``modules``; one that fails is logged and skipped (the run imports it itself)."""
+    started = time.perf_counter()
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            logger.warning("warm server could not preload %s: %s", name, exc)
+    logger.info("warm server preloaded %d modules in %.1fs", len(modules), time.perf_counter() - started)
+
+
+def peer_uid(conn: socket.socket) -> int:
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)[1]
+
+
+def receive_request(conn: socket.socket) -> tuple[dict, list[int]]:
+    """The launcher's request (cwd, env) and its three stdio descriptors."""
+    conn.settimeout(REQUEST_TIMEOUT)
+    header, fds, _flags, _addr = socket.recv_fds(conn, HEADER.size, len(STDIO))
+    if len(header) != HEADER.size or len(fds) != len(STDIO):
+        for fd in fds:
+            os.close(fd)
+        raise ValueError("malformed warm-start request")
+    (length,) = HEADER.unpack(header)
+    payload = bytearray()
+    while len(payload) < length:
+        chunk = conn.recv(length - len(payload))
+        if not chunk:
+            raise ValueError("truncated warm-start request")
+        payload += chunk
+    conn.settimeout(None)
+    return json.loads(payload), fds
+
+
+def become_run(request: dict, fds: list[int], entry_module: str = ENGINE) -> None:
+    """In the forked child: take the launcher's stdio, cwd and environment, then run the engine."""
+    for signum in (signal.SIGTERM, signal.SIGCHLD):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    with contextlib.suppress(OSError, AttributeError):  # die with the server (Linux only)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    for target, fd in zip(STDIO, fds, strict=True):
+        os.dup2(fd, target)
+        os.close(fd)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    from prefect.context import refresh_global_settings_context
+
+    from trainyard.settings import get_settings
+
+    refresh_global_settings_context()
+    get_settings.cache_clear()
+    sys.argv = [sys.executable]  # run_module puts the engine's path in argv[0]; it takes no arguments
+    # Preloaded on purpose: running it as __main__ from sys.modules' copy is what this server is for.
+    warnings.filterwarnings("ignore", f"'{entry_module}' found in sys.modules", RuntimeWarning)
+    runpy.run_module(entry_module, run_name="__main__", alter_sys=True)
+    # The engine ends with exit(); if it returns, end here all the same. Either way the child leaves
+    # through a normal interpreter exit (Prefect ships the run's last logs then), never back into the
+    # server's loop: the server's own cleanup is guarded by its PID.
+    raise SystemExit(0)
+
+
+class WarmServer:
+    """Accepts launchers, forks their runs, reports each run's exit status back to its launcher."""
+
+    def __init__(self, socket_path: Path, entry_module: str = ENGINE) -> None:
+        self.socket_path = socket_path
+        self.entry_module = entry_module
+        self.selector = selectors.DefaultSelector()
+        self.runs: dict[int, socket.socket] = {}  # child pid -> its launcher's connection
+        self.wake = os.pipe()  # SIGCHLD wakes the selector through this pipe
+        self.pid = os.getpid()  # forked children unwind through serve() too: cleanup is the server's only
+
+    def serve(self) -> None:
+        wake_read, wake_write = self.wake
+        os.set_blocking(wake_read, False)
+        os.set_blocking(wake_write, False)
+        signal.set_wakeup_fd(wake_write)
+        signal.signal(signal.SIGCHLD, lambda *_: None)  # only to wake the selector
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+        listener.bind(str(self.socket_path))
+        self.socket_path.chmod(0o600)
+        listener.listen(64)
+        self.selector.register(listener, selectors.EVENT_READ, "accept")
+        self.selector.register(wake_read, selectors.EVENT_READ, "reap")
+        logger.info("warm server listening on %s (pid %d)", self.socket_path, os.getpid())
+        try:
+            while True:
+                for key, _ in self.selector.select():
+                    if key.data == "accept":
+                        self._accept(listener)
+                    elif key.data == "reap":
+                        with contextlib.suppress(BlockingIOError):
+                            os.read(wake_read, 4096)
+                        self._reap()
+                    else:
+                        self._launcher_event(key.fileobj, key.data)  # type: ignore[arg-type]
+        finally:
+            if os.getpid() == self.pid:
+                self._shutdown()
+
+    def _shutdown(self) -> None:
+        for pid in self.runs:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+
+    def _accept(self, listener: socket.socket) -> None:
+        conn, _ = listener.accept()
+        try:
+            if peer_uid(conn) != os.getuid():
+                raise PermissionError("launcher runs as another user")
+            request, fds = receive_request(conn)
+        except (OSError, ValueError) as exc:
+            logger.warning("refused a warm-start request: %s", exc)
+            conn.close()
+            return
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        pid = os.fork()
+        if pid == 0:
+            self._close_inherited(listener, conn)
+            become_run(request, fds, self.entry_module)
+        for fd in fds:
+            os.close(fd)
+        self.runs[pid] = conn
+        conn.sendall(f"pid {pid}\n".encode())
+        self.selector.register(conn, selectors.EVENT_READ, pid)
+        logger.info("flow run %s started warm as pid %d", request["env"].get("PREFECT__FLOW_RUN_ID"), pid)
+
+    def _close_inherited(self, *sockets: socket.socket) -> None:
+        """In a new child: drop the server's descriptors, so no launcher waits on a copy of its socket."""
+        signal.set_wakeup_fd(-1)
+        self.selector.close()
+        for sock in (*sockets, *self.runs.values()):
+            sock.close()
+        for fd in self.wake:
+            os.close(fd)
+
+    def _launcher_event(self, conn: socket.socket, pid: int) -> None:
+        """A launcher only ever closes its end: it died (SIGKILL), so its run must end too."""
+        try:
+            data = conn.recv(64)
+        except OSError:
+            data = b""
+        if not data:
+            self.selector.unregister(conn)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            logger.info("launcher of pid %d is gone: killed the run", pid)
+
+    def _reap(self) -> None:
+        while self.runs:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            conn = self.runs.pop(pid, None)
+            if conn is None:
+                continue
+            code = os.waitstatus_to_exitcode(status)
+            with contextlib.suppress(OSError):
+                conn.sendall(f"exit {code}\n".encode())
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(conn)
+            conn.close()
+            logger.info("pid %d exited with %d", pid, code)
+
+
+def main(argv: list[str]) -> None:
+    # A handler of its own: the root logger is Prefect's to configure, as in any flow-run process.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    socket_path, modules = Path(argv[0]), tuple(argv[1:]) or DEFAULT_PRELOAD
+    preload(modules)
+    WarmServer(socket_path).serve()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
