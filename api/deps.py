@@ -37,7 +37,8 @@ class PrincipalCache:
         return principal
 
 
-def get_gateway(request: Request) -> PrefectGateway:
+async def get_gateway(request: Request) -> PrefectGateway:
+    # async: FastAPI runs a plain-def dependency in its thread pool, a hand-off on every request.
     return request.app.state.gateway
 
 

@@ -50,6 +50,7 @@ def isolated_stack(extra_env: dict[str, str] | None = None) -> Iterator[tuple[ob
             extra_env={"PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false", **(extra_env or {})},
         )
         try:
+            stack.start_warm_servers()
             stack.start_server()
             stack.create_pools()
             stack.deploy()

@@ -11,7 +11,7 @@ from trainyard.dataset_files import file_sha256, resolve_dataset_path
 from trainyard.errors import DatasetError
 from trainyard.settings import get_settings
 
-STAGE_FORMAT = "2"  # bump when what a step stages changes shape (2: Arrow IPC, validated reuses raw)
+STAGE_FORMAT = "3"  # bump when what a step stages changes shape (3: Arrow IPC; splits as row positions)
 
 
 def _key(*parts: object) -> str:

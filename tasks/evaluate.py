@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.stage import read_stage
+from tasks.split import read_side
 from trainyard.refs import Metrics, SplitRef
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ def evaluate_model(
     """Score the fitted model on the held-out rows (and by stratified k-fold CV on the train rows)."""
     import numpy as np
 
-    test = read_stage(split.test, columns=[*split.features, split.target])
+    test = read_side(split, "test")
     y_true = test[split.target].to_numpy()
     proba = model.pipeline.predict_proba(test[split.features])
     classes = model.pipeline.classes_
@@ -95,7 +95,7 @@ def cross_validation(model: FittedModel, split: SplitRef, folds: int, random_sta
     from sklearn.base import clone
     from sklearn.model_selection import StratifiedKFold, cross_validate
 
-    train = read_stage(split.train, columns=[*split.features, split.target])
+    train = read_side(split, "train")
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
     scores = cross_validate(clone(model.pipeline), train[split.features], train[split.target], cv=cv,
                             scoring=list(CV_SCORING))  # fmt: skip

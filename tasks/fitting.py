@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from prefect import get_run_logger
 
-from tasks.stage import read_stage
+from tasks.split import read_side
 from trainyard.errors import TrainingError
 from trainyard.refs import SplitRef
 
@@ -34,7 +34,7 @@ def fit_pipeline(
     from sklearn.pipeline import Pipeline
 
     logger = get_run_logger()
-    train = read_stage(split.train, columns=[*split.features, split.target])
+    train = read_side(split, "train")
     pipeline = Pipeline([("preprocess", preprocessor), ("model", estimator)])
     logger.info("fitting %s on %d rows x %d features (device %s)", type(estimator).__name__, len(train),
                 len(split.features), device)  # fmt: skip

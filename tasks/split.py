@@ -1,6 +1,8 @@
-"""Split step: a stratified, seeded train/test split, staged as two Parquet files."""
+"""Split step: a stratified, seeded train/test split, staged as the row positions of each side."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
 
 from prefect import get_run_logger, task
 
@@ -10,31 +12,45 @@ from trainyard.datasets import SPECS
 from trainyard.errors import DatasetError
 from trainyard.refs import SplitRef, ValidatedDataset
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+POSITION = "position"
+
 
 @task(name="split-dataset", cache_key_fn=split_key, persist_result=True, result_serializer="json")
 def split_dataset(validated: ValidatedDataset, test_split: float, random_state: int) -> SplitRef:
-    """Stratify on the target so both sides keep the class balance."""
+    """Stratify on the target so both sides keep the class balance.
+
+    Only the target is read and only positions are staged: copying both sides of a 1M-row table
+    cost ~1 s, and fit/evaluate read the validated table anyway.
+    """
+    import numpy as np
+    import pandas as pd
     from sklearn.model_selection import train_test_split
 
     dataset = validated.dataset
     spec = SPECS[dataset.kind]
-    frame = read_stage(validated.staged)
+    target = read_stage(validated.staged, columns=[spec.target])[spec.target]
     rare = {k: v for k, v in validated.class_counts.items() if v < 2}
     if rare:
         raise DatasetError(f"classes {sorted(rare)} of {spec.target!r} have fewer than 2 rows: cannot stratify")
-    n_test = round(len(frame) * test_split)
-    if n_test < len(validated.class_counts) or len(frame) - n_test < len(validated.class_counts):
+    n_test = round(len(target) * test_split)
+    if n_test < len(validated.class_counts) or len(target) - n_test < len(validated.class_counts):
         raise DatasetError(
-            f"{len(frame)} rows with test_split={test_split} leave too few rows to hold every class on both sides"
+            f"{len(target)} rows with test_split={test_split} leave too few rows to hold every class on both sides"
         )
-    train, test = train_test_split(frame, test_size=test_split, random_state=random_state, stratify=frame[spec.target])
+    # The same positions train_test_split(frame, ...) would take: it depends on n, the target and the seed.
+    train, test = train_test_split(np.arange(len(target)), test_size=test_split, random_state=random_state,
+                                   stratify=target)  # fmt: skip
     tag = f"split-{test_split:g}-{random_state}"
-    get_run_logger().info("split %d rows: %d train / %d test (seed %d)", len(frame), len(train), len(test),
+    get_run_logger().info("split %d rows: %d train / %d test (seed %d)", len(target), len(train), len(test),
                           random_state)  # fmt: skip
     return SplitRef(
         dataset=dataset,
-        train=write_stage(train, stage_path(dataset.sha256, f"{tag}-train")),
-        test=write_stage(test, stage_path(dataset.sha256, f"{tag}-test")),
+        table=validated.staged,
+        train=write_stage(pd.DataFrame({POSITION: train}), stage_path(dataset.sha256, f"{tag}-train")),
+        test=write_stage(pd.DataFrame({POSITION: test}), stage_path(dataset.sha256, f"{tag}-test")),
         train_rows=len(train),
         test_rows=len(test),
         test_split=test_split,
@@ -42,3 +58,9 @@ def split_dataset(validated: ValidatedDataset, test_split: float, random_state: 
         features=spec.feature_columns,
         target=spec.target,
     )
+
+
+def read_side(split: SplitRef, side: Literal["train", "test"]) -> pd.DataFrame:
+    """One side of the split: its rows of the validated table, in split order, features and target."""
+    positions = read_stage(split.train if side == "train" else split.test)[POSITION].to_numpy()
+    return read_stage(split.table, columns=[*split.features, split.target]).take(positions)

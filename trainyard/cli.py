@@ -89,6 +89,7 @@ def up(
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     stack = Stack(prefect_port=prefect_port, api_port=api_port, workers_per_pool=workers)
     try:
+        stack.start_warm_servers()  # preload Prefect and the ML libraries while the server starts
         logger.info("starting the Prefect server (first start migrates its SQLite database: ~20s)")
         stack.start_server()
         stack.create_pools()

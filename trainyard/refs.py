@@ -28,7 +28,10 @@ class ValidatedDataset(BaseModel):
 
 
 class SplitRef(BaseModel):
+    """A train/test split: row positions (staged) into the validated table, not copies of it."""
+
     dataset: DatasetRef
+    table: str
     train: str
     test: str
     train_rows: int

@@ -121,11 +121,19 @@ class Stack:
         if result.returncode != 0:
             raise RuntimeError(f"prefect deploy failed (see {self.logs / 'deploy.log'}):\n{result.stderr[-2000:]}")
 
-    def start_workers(self) -> None:
-        """Each pool's warm server (when on), then its workers; runs start cold until a server is ready."""
+    def start_warm_servers(self) -> None:
+        """Each pool's warm server, when warm start is on (idempotent). Preloading takes ~9 s: start them
+        first, beside the Prefect server; until a server listens, its pool's runs start cold."""
+        started = {name for name, _ in self.processes}
         for pool in POOLS:
-            if (socket := self.warm_socket(pool)) is not None:
+            socket = self.warm_socket(pool)
+            if socket is not None and f"warm-{pool}" not in started:
                 self._start(f"warm-{pool}", [sys.executable, "-m", "trainyard.warm.server", str(socket)])
+
+    def start_workers(self) -> None:
+        """The pools' workers (and their warm servers, if not started yet)."""
+        self.start_warm_servers()
+        for pool in POOLS:
             for index in range(self.workers_per_pool):
                 self._start(
                     f"worker-{pool}-{index}",

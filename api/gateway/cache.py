@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -25,13 +26,29 @@ STREAMS_NEEDED: dict[str, tuple[str, ...]] = {"logs": ("events", "logs")}
 DEFAULT_STREAMS = ("events",)
 
 
+@dataclass
+class _Flight:
+    """One read of a key in progress; requests for the same key wait for it instead of repeating it."""
+
+    generation: int
+    done: threading.Event = field(default_factory=threading.Event)
+    value: Any = None
+    fresh: bool = False  # loaded, and nothing was invalidated while it loaded
+
+
 class ViewCache:
-    """Thread-safe; ``max_age`` bounds staleness should an event ever be missed (0 turns caching off)."""
+    """Thread-safe; ``max_age`` bounds staleness should an event ever be missed (0 turns caching off).
+
+    Misses are single-flight: while one request reads a key from Prefect, the others asking for it
+    wait for that answer, so a burst of clients on a cold or just-invalidated entry costs Prefect one
+    read, not one each (32 at once made the API's p99 ten times its median).
+    """
 
     def __init__(self, max_age: float, streams: tuple[str, ...] = ("events", "logs")) -> None:
         self.max_age = max_age
         self._lock = threading.Lock()
         self._entries: dict[tuple[Hashable, ...], tuple[float, Any]] = {}
+        self._flights: dict[tuple[Hashable, ...], _Flight] = {}
         self._generation = 0  # bumped by every invalidation: a read that raced one is not stored
         self._streams = dict.fromkeys(streams, False)
 
@@ -46,14 +63,27 @@ class ViewCache:
             return load()
         with self._lock:
             hit = self._entries.get(key)
-            generation = self._generation
-        if hit is not None and time.monotonic() - hit[0] < self.max_age:
-            return hit[1]
-        value = load()
-        with self._lock:
-            if self._generation == generation and self.live(key[0]):
-                self._entries[key] = (time.monotonic(), value)
-        return value
+            if hit is not None and time.monotonic() - hit[0] < self.max_age:
+                return hit[1]
+            flight = self._flights.get(key)
+            leading = flight is None
+            if flight is None:
+                flight = self._flights[key] = _Flight(self._generation)
+        if not leading:
+            flight.done.wait()
+            # The leader's answer, unless it failed or raced an invalidation: then read for ourselves.
+            return flight.value if flight.fresh else load()
+        try:
+            value = load()
+            with self._lock:
+                flight.value, flight.fresh = value, self._generation == flight.generation
+                if flight.fresh and self.live(key[0]):
+                    self._entries[key] = (time.monotonic(), value)
+            return value
+        finally:
+            with self._lock:
+                del self._flights[key]
+            flight.done.set()
 
     def run_changed(self, run_id: str) -> None:
         """A flow run's state or record changed: drop it and every listing that may show it."""

@@ -27,6 +27,7 @@ def stack(sandbox: Path) -> Iterator[Stack]:
                                "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
                                "PREFECT_SERVER_UI_ENABLED": "false"})  # fmt: skip
     try:
+        running.start_warm_servers()
         running.start_server()
         with temporary_settings(
             updates={

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 SMOKES = [
     ("pipeline_overhead.py", ["--rows", "1500", "--repeats", "1", "--families", "random-forest"], "job ratio"),
     ("trigger_latency.py", ["--runs", "1"], "ratio ours / raw"),
-    ("api_load.py", ["--clients", "2", "--seconds", "1"], "raw Prefect GET /api/flow_runs/{id}"),
+    ("api_load.py", ["--clients", "2", "--seconds", "1", "--tool", "httpx"], "raw Prefect GET /api/flow_runs/{id}"),
     ("concurrency.py", ["--jobs", "2"], "makespan s"),
 ]
 

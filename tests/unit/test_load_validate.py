@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from tasks.load import load_dataset
-from tasks.split import split_dataset
+from tasks.split import read_side, split_dataset
 from tasks.stage import read_stage
 from tasks.validate import validate_dataset
 from trainyard import datagen
@@ -27,7 +27,14 @@ def test_good_file_loads_validates_and_splits(sandbox: Path) -> None:
     split = split_dataset.fn(validated, 0.2, 42)
     assert (split.train_rows, split.test_rows) == (285, 72)
     again = split_dataset.fn(validated, 0.2, 42)
-    assert read_stage(again.test).index.equals(read_stage(split.test).index)
+    assert read_side(again, "test").index.equals(read_side(split, "test").index)
+    # The rows, order and index train_test_split gives on the table itself.
+    from sklearn.model_selection import train_test_split
+
+    frame = read_stage(validated.staged)
+    train, test = train_test_split(frame, test_size=0.2, random_state=42, stratify=frame[split.target])
+    assert read_side(split, "train").equals(train[read_side(split, "train").columns])
+    assert read_side(split, "test").index.equals(test.index)
 
 
 def test_parquet_is_accepted(sandbox: Path) -> None:

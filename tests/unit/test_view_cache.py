@@ -93,3 +93,52 @@ def test_max_age_zero_never_caches() -> None:
     cache = _live(max_age=0)
     load = _counter()
     assert [cache.get(("run", "a"), load) for _ in range(2)] == [1, 2]
+
+
+def _concurrently(cache: ViewCache, key: tuple, load: Callable[[], int], callers: int) -> list[int]:
+    results: list[int] = []
+    threads = [threading.Thread(target=lambda: results.append(cache.get(key, load))) for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=5)
+    return results
+
+
+def test_concurrent_misses_on_one_key_cost_one_read() -> None:
+    cache = _live()
+    release, calls = threading.Event(), itertools.count(1)
+
+    def slow_read() -> int:
+        release.wait(timeout=5)
+        return next(calls)
+
+    waiter = threading.Timer(0.2, release.set)  # all eight are asking before the one read returns
+    waiter.start()
+    assert _concurrently(cache, ("run", "a"), slow_read, callers=8) == [1] * 8
+    waiter.join()
+
+
+def test_a_read_that_raced_an_invalidation_is_not_handed_to_the_waiters() -> None:
+    cache = _live()
+    started, release, calls = threading.Event(), threading.Event(), itertools.count(1)
+
+    def read() -> int:
+        number = next(calls)
+        if number == 1:  # the leader: the run changes while it reads
+            started.set()
+            release.wait(timeout=5)
+        return number
+
+    def invalidate_midway() -> None:
+        started.wait(timeout=5)
+        threading.Event().wait(0.1)  # let the others queue behind the leader
+        cache.run_changed("a")
+        release.set()
+
+    helper = threading.Thread(target=invalidate_midway)
+    helper.start()
+    results = _concurrently(cache, ("run", "a"), read, callers=4)
+    helper.join()
+    assert sorted(results)[0] == 1 and all(r > 1 for r in sorted(results)[1:])  # waiters read again
+    assert cache.get(("run", "a"), read) > 1  # the raced value was never stored
