@@ -16,6 +16,7 @@ from trainyard.errors import DatasetError
 from trainyard.settings import get_settings
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 SUFFIX = ".arrow"
@@ -43,7 +44,21 @@ def read_stage(path: str, columns: list[str] | None = None) -> pd.DataFrame:
     try:
         return feather.read_feather(path, columns=columns)
     except FileNotFoundError as exc:
-        raise DatasetError(
-            f"staged table {path} is gone while its cache record remains: delete "
-            "artifacts/stage (it holds both) and run again"
-        ) from exc
+        raise _gone(path) from exc
+
+
+def take_staged(path: str, positions: np.ndarray, columns: list[str]) -> pd.DataFrame:
+    """Rows ``positions`` of a staged table, taken in Arrow before any conversion to pandas."""
+    from pyarrow import feather
+
+    try:
+        return feather.read_table(path, columns=columns).take(positions).to_pandas()
+    except FileNotFoundError as exc:
+        raise _gone(path) from exc
+
+
+def _gone(path: str) -> DatasetError:
+    return DatasetError(
+        f"staged table {path} is gone while its cache record remains: delete "
+        "artifacts/stage (it holds both) and run again"
+    )

@@ -58,7 +58,7 @@ def train(
             raise IdempotencyConflict(f"Idempotency-Key already used for run {earlier.id} with other parameters")
         version, job = earlier.model_version, gateway.get(earlier.flow_run_id)
     else:
-        version = body.model_version or f"api_v{datetime.now(UTC):%Y%m%d_%H%M%S}"
+        version = body.model_version or _default_version()
         if version_taken("random-forest", version):
             raise invalid({"model_version": [f"Model version {version!r} already exists."]})
         fields = {"dataset": body.dataset_path, "test_split": body.test_split, "use_cv": False,
@@ -140,6 +140,13 @@ def run_detail(run_id: Annotated[int, Path(ge=1, le=2**63 - 1)], gateway: Gatewa
         {**{c: getattr(run, c) for c in TrainRunDetail.model_fields if hasattr(run, c)},
          "n_estimators": run.hyperparameters.get("n_estimators")}
     )  # fmt: skip
+
+
+def _default_version() -> str:
+    """``api_v<YYYYmmdd_HHMMSS>`` (the contract's default), with ``_2``, ``_3``... if that second is taken:
+    runs now finish within a second, so two trainings can start in the same one."""
+    stamp = f"api_v{datetime.now(UTC):%Y%m%d_%H%M%S}"
+    return next(v for v in (stamp, *(f"{stamp}_{n}" for n in range(2, 1000))) if not version_taken("random-forest", v))
 
 
 def _reconcile_running(gateway: GatewayDep) -> None:

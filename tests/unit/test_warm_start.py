@@ -26,15 +26,20 @@ SERVE = "import sys; from pathlib import Path; import tests.unit.warm_entry; fro
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Path]:
+def server_process(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     socket = tmp_path / "warm.sock"
     process = subprocess.Popen([sys.executable, "-c", SERVE, str(socket)], cwd=PROJECT_ROOT, start_new_session=True)
     deadline = time.monotonic() + 20
     while not socket.exists():
         assert process.poll() is None and time.monotonic() < deadline, "warm server did not start"
         time.sleep(0.05)
-    yield socket
+    yield process
     stop(process, grace=2)
+
+
+@pytest.fixture
+def server(server_process: subprocess.Popen[bytes], tmp_path: Path) -> Path:
+    return tmp_path / "warm.sock"
 
 
 def _launch(socket: Path, tmp_path: Path, **env: str) -> subprocess.Popen[str]:
@@ -86,3 +91,17 @@ def test_without_a_server_the_launcher_becomes_prefects_own_engine_command(tmp_p
     _, err = launcher.communicate(timeout=60)
     # `python -m prefect.engine` with no flow run id: Prefect's own error, from the cold path.
     assert launcher.returncode == 1 and "Invalid flow run id" in err
+
+
+def test_a_dead_server_takes_its_runs_with_it_and_the_launcher_reports_failure(
+    server: Path, server_process: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    launcher = _launch(server, tmp_path, WARM_TEST_SLEEP="30")
+    run = _run_pid(tmp_path)
+    server_process.kill()
+    _, err = launcher.communicate(timeout=10)
+    assert launcher.returncode == 1 and "lost the warm server" in err
+    deadline = time.monotonic() + 10
+    while pid_alive(run):  # the parent-death signal
+        assert time.monotonic() < deadline, "the run outlived its warm server"
+        time.sleep(0.05)
