@@ -105,3 +105,15 @@ def test_a_dead_server_takes_its_runs_with_it_and_the_launcher_reports_failure(
     while pid_alive(run):  # the parent-death signal
         assert time.monotonic() < deadline, "the run outlived its warm server"
         time.sleep(0.05)
+
+
+def test_a_malformed_request_is_refused_and_the_server_keeps_serving(server: Path, tmp_path: Path) -> None:
+    import socket as sockets
+
+    for garbage in (b"", b"\x00\x00\x00\x05{", b"no descriptors"):
+        with sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM) as client:
+            client.connect(str(server))
+            client.sendall(garbage)
+    launcher = _launch(server, tmp_path, WARM_TEST_EXIT="0")
+    out, err = launcher.communicate(timeout=20)
+    assert launcher.returncode == 0 and "marker=m-42" in out, err

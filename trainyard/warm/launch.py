@@ -14,6 +14,7 @@ import signal
 import socket
 import struct
 import sys
+from typing import BinaryIO
 
 STDIO = (0, 1, 2)
 HEADER = struct.Struct("!I")  # length of the JSON request that follows
@@ -26,9 +27,9 @@ def send_request(sock: socket.socket, cwd: str, env: dict[str, str]) -> None:
     sock.sendall(payload)
 
 
-def read_line(stream: socket.SocketIO | object) -> tuple[str, int] | None:
+def read_line(stream: BinaryIO) -> tuple[str, int] | None:
     """One ``<word> <int>`` line from the server, or None once it has closed the connection."""
-    line = stream.readline()  # type: ignore[attr-defined]
+    line = stream.readline()
     if not line:
         return None
     word, _, number = line.decode().partition(" ")

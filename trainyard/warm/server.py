@@ -53,6 +53,7 @@ DEFAULT_PRELOAD = (
 )
 ENGINE = "prefect.engine"  # what `python -m prefect.engine`, the process worker's command, runs
 REQUEST_TIMEOUT = 10.0
+MAX_REQUEST_BYTES = 16 * 2**20  # an environment, as JSON
 PR_SET_PDEATHSIG = 1
 
 
@@ -73,22 +74,30 @@ def peer_uid(conn: socket.socket) -> int:
 
 
 def receive_request(conn: socket.socket) -> tuple[dict, list[int]]:
-    """The launcher's request (cwd, env) and its three stdio descriptors."""
+    """The launcher's request (cwd, env) and its three stdio descriptors (closed again if it is bad)."""
     conn.settimeout(REQUEST_TIMEOUT)
     header, fds, _flags, _addr = socket.recv_fds(conn, HEADER.size, len(STDIO))
-    if len(header) != HEADER.size or len(fds) != len(STDIO):
+    try:
+        if len(header) != HEADER.size or len(fds) != len(STDIO):
+            raise ValueError("malformed warm-start request")
+        (length,) = HEADER.unpack(header)
+        if length > MAX_REQUEST_BYTES:
+            raise ValueError(f"warm-start request of {length} bytes")
+        payload = bytearray()
+        while len(payload) < length:
+            chunk = conn.recv(length - len(payload))
+            if not chunk:
+                raise ValueError("truncated warm-start request")
+            payload += chunk
+        request = json.loads(payload)
+        if not isinstance(request.get("cwd"), str) or not isinstance(request.get("env"), dict):
+            raise ValueError("warm-start request without cwd and env")
+    except BaseException:
         for fd in fds:
             os.close(fd)
-        raise ValueError("malformed warm-start request")
-    (length,) = HEADER.unpack(header)
-    payload = bytearray()
-    while len(payload) < length:
-        chunk = conn.recv(length - len(payload))
-        if not chunk:
-            raise ValueError("truncated warm-start request")
-        payload += chunk
+        raise
     conn.settimeout(None)
-    return json.loads(payload), fds
+    return request, fds
 
 
 def become_run(request: dict, fds: list[int], entry_module: str = ENGINE) -> None:
@@ -187,7 +196,8 @@ class WarmServer:
         for fd in fds:
             os.close(fd)
         self.runs[pid] = conn
-        conn.sendall(f"pid {pid}\n".encode())
+        with contextlib.suppress(OSError):  # a launcher already gone shows as EOF below: its run is killed
+            conn.sendall(f"pid {pid}\n".encode())
         self.selector.register(conn, selectors.EVENT_READ, pid)
         logger.info("flow run %s started warm as pid %d", request["env"].get("PREFECT__FLOW_RUN_ID"), pid)
 
