@@ -22,7 +22,7 @@ from api.schemas import (
     TrainRunsPublic,
 )
 from trainyard.errors import DATA_ERROR_NAMES
-from trainyard.registry.runs import get_run_by_id, page_runs, running_flow_run_ids, version_taken
+from trainyard.registry.runs import get_run_by_id, page_runs, running_flow_run_ids, version_claimed
 from trainyard.settings import get_settings
 from trainyard.states import JobStatus, RunStatus
 
@@ -59,7 +59,7 @@ def train(
         version, job = earlier.model_version, gateway.get(earlier.flow_run_id)
     else:
         version = body.model_version or _default_version()
-        if version_taken("random-forest", version):
+        if version_claimed("random-forest", version):  # registered, or being trained by another run
             raise invalid({"model_version": [f"Model version {version!r} already exists."]})
         fields = {"dataset": body.dataset_path, "test_split": body.test_split, "use_cv": False,
                   "hyperparameters": body.hyperparameters.model_dump(), "model_version": version,
@@ -143,10 +143,11 @@ def run_detail(run_id: Annotated[int, Path(ge=1, le=2**63 - 1)], gateway: Gatewa
 
 
 def _default_version() -> str:
-    """``api_v<YYYYmmdd_HHMMSS>`` (the contract's default), with ``_2``, ``_3``... if that second is taken:
-    runs now finish within a second, so two trainings can start in the same one."""
+    """``api_v<YYYYmmdd_HHMMSS>`` (the contract's default), with ``_2``, ``_3``... if a run already claimed
+    that second's: runs now finish within a second, so two trainings can start in the same one."""
     stamp = f"api_v{datetime.now(UTC):%Y%m%d_%H%M%S}"
-    return next(v for v in (stamp, *(f"{stamp}_{n}" for n in range(2, 1000))) if not version_taken("random-forest", v))
+    candidates = (stamp, *(f"{stamp}_{n}" for n in range(2, 1000)))
+    return next(v for v in candidates if not version_claimed("random-forest", v))
 
 
 def _reconcile_running(gateway: GatewayDep) -> None:

@@ -8,7 +8,15 @@ from trainyard.errors import DuplicateVersionError, RegistryError
 from trainyard.registry.auth import create_user, issue_token, login, principal_for_token
 from trainyard.registry.db import session_scope
 from trainyard.registry.models import ApiToken, ModelVersionRecord
-from trainyard.registry.runs import RunStart, complete_run, ensure_run, get_run, set_outcome, version_taken
+from trainyard.registry.runs import (
+    RunStart,
+    complete_run,
+    ensure_run,
+    get_run,
+    set_outcome,
+    version_claimed,
+    version_taken,
+)
 from trainyard.states import RunStatus
 
 
@@ -64,3 +72,14 @@ def test_registry_times_come_back_timezone_aware_utc() -> None:
     run = ensure_run(RunStart(flow_run_id=flow_run_id, model_type="xgboost", parameters={}))
     assert run.run_date.tzinfo is not None and run.run_date.utcoffset().total_seconds() == 0
     assert get_run(flow_run_id).run_date.tzinfo is not None
+
+
+def test_a_version_is_claimed_by_a_live_or_completed_run_and_given_back_by_a_failed_one() -> None:
+    name = f"claim-{uuid.uuid4().hex[:6]}"
+    assert not version_claimed("random-forest", name)
+    flow_run_id = str(uuid.uuid4())
+    ensure_run(RunStart(flow_run_id, "random-forest", model_version=name))
+    assert version_claimed("random-forest", name) and not version_taken("random-forest", name)
+    assert not version_claimed("xgboost", name)  # versions are per model type
+    set_outcome(flow_run_id, RunStatus.FAILED, "Failed", "boom")
+    assert not version_claimed("random-forest", name)

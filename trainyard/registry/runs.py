@@ -126,6 +126,20 @@ def version_taken(model_type: str, version: str) -> bool:
     return get_model_version(model_type, version) is not None
 
 
+def version_claimed(model_type: str, version: str) -> bool:
+    """Registered, or named by a run of that type still running or completed (a failed or
+    cancelled run gives its version back)."""
+    if version_taken(model_type, version):
+        return True
+    with session_scope() as session:
+        claim = select(TrainingRun.id).where(
+            TrainingRun.model_type == model_type,
+            TrainingRun.model_version == version,
+            TrainingRun.status.not_in([RunStatus.FAILED, RunStatus.CANCELLED]),
+        )
+        return session.scalar(claim.limit(1)) is not None
+
+
 def get_model_version(model_type: str, version: str) -> ModelVersionRecord | None:
     with session_scope() as session:
         return session.scalar(
