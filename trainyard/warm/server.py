@@ -100,13 +100,15 @@ def receive_request(conn: socket.socket) -> tuple[dict, list[int]]:
     return request, fds
 
 
-def become_run(request: dict, fds: list[int], entry_module: str = ENGINE) -> None:
+def become_run(request: dict, fds: list[int], server_pid: int, entry_module: str = ENGINE) -> None:
     """In the forked child: take the launcher's stdio, cwd and environment, then run the engine."""
     for signum in (signal.SIGTERM, signal.SIGCHLD):
         signal.signal(signum, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     with contextlib.suppress(OSError, AttributeError):  # die with the server (Linux only)
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != server_pid:  # the server died before the signal was armed
+        os._exit(1)
     for target, fd in zip(STDIO, fds, strict=True):
         os.dup2(fd, target)
         os.close(fd)
@@ -189,10 +191,17 @@ class WarmServer:
             return
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as exc:  # out of processes or memory: this run fails (its launcher says so), not the server
+            logger.error("could not fork a run: %s", exc)
+            for fd in fds:
+                os.close(fd)
+            conn.close()
+            return
         if pid == 0:
             self._close_inherited(listener, conn)
-            become_run(request, fds, self.entry_module)
+            become_run(request, fds, self.pid, self.entry_module)
         for fd in fds:
             os.close(fd)
         self.runs[pid] = conn
