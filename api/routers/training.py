@@ -58,9 +58,10 @@ def train(
             raise IdempotencyConflict(f"Idempotency-Key already used for run {earlier.id} with other parameters")
         version, job = earlier.model_version, gateway.get(earlier.flow_run_id)
     else:
+        # A default version is chosen unclaimed; an explicit one may be registered or in training.
+        if body.model_version is not None and version_claimed("random-forest", body.model_version):
+            raise invalid({"model_version": [f"Model version {body.model_version!r} already exists."]})
         version = body.model_version or _default_version()
-        if version_claimed("random-forest", version):  # registered, or being trained by another run
-            raise invalid({"model_version": [f"Model version {version!r} already exists."]})
         fields = {"dataset": body.dataset_path, "test_split": body.test_split, "use_cv": False,
                   "hyperparameters": body.hyperparameters.model_dump(), "model_version": version,
                   "notes": body.notes, "trained_by": user.username}  # fmt: skip
