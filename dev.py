@@ -4,6 +4,7 @@
 python3 dev.py up      # Prefect server (SQLite), workers, the API; deploys and trains a model
 python3 dev.py test    # ruff + the whole test suite (unit + integration on a real Prefect server)
 python3 dev.py install # only (re)create the virtual environment
+python3 dev.py lock    # re-resolve pyproject.toml in a scratch venv and rewrite constraints.txt
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -19,29 +21,52 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".trainyard-installed"
+CONSTRAINTS = ROOT / "constraints.txt"
 # The CPU wheel of this torch release is what the project is tested with; install it before the
 # project so pip does not resolve torch on its own (which pulls a multi-GB CUDA build).
 TORCH_SPEC = os.environ.get("TRAINYARD_TORCH_SPEC", "torch==2.13.0")
+PIP = ("-m", "pip", "install", "--disable-pip-version-check", "-q")
 
 
 def _run(*args: str | Path) -> None:
     subprocess.run([str(a) for a in args], cwd=ROOT, check=True)
 
 
+def _install(python: Path, *, constrained: bool) -> None:
+    """torch first, then the project with its dev extras; pinned by constraints.txt unless re-locking."""
+    pins = ("-c", CONSTRAINTS) if constrained else ()
+    _run(python, *PIP, *pins, TORCH_SPEC)
+    _run(python, *PIP, *pins, "-e", f"{ROOT}[dev]")
+
+
 def ensure_venv() -> Path:
-    """Create .venv if needed and install the project when pyproject.toml changed since last time."""
+    """Create .venv if needed and install the project when pyproject.toml or constraints.txt changed."""
     python = BIN / "python"
     if not python.exists():
         print(f"creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    fingerprint = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + TORCH_SPEC.encode()).hexdigest()
+    inputs = (ROOT / "pyproject.toml").read_bytes() + CONSTRAINTS.read_bytes() + TORCH_SPEC.encode()
+    fingerprint = hashlib.sha256(inputs).hexdigest()
     if not STAMP.exists() or STAMP.read_text() != fingerprint:
-        pip = (python, "-m", "pip", "install", "--disable-pip-version-check", "-q")
         print(f"installing {TORCH_SPEC} and the project into {VENV} (a few minutes the first time)", flush=True)
-        _run(*pip, TORCH_SPEC)
-        _run(*pip, "-e", f"{ROOT}[dev]")
+        _install(python, constrained=True)
         STAMP.write_text(fingerprint)
     return python
+
+
+def lock() -> int:
+    """Resolve the newest releases pyproject.toml allows in a scratch venv; write them as constraints.txt."""
+    with tempfile.TemporaryDirectory(prefix="trainyard-lock-") as scratch:
+        venv.EnvBuilder(with_pip=True).create(scratch)
+        python = Path(scratch) / "bin" / "python"
+        _install(python, constrained=False)
+        frozen = subprocess.run([python, "-m", "pip", "freeze", "--exclude-editable"], check=True,
+                                capture_output=True, text=True).stdout.splitlines()  # fmt: skip
+    header = [line for line in CONSTRAINTS.read_text().splitlines() if line.startswith("#")]
+    pins = sorted((line for line in frozen if not line.lower().startswith(("torch==", "trainyard"))), key=str.lower)
+    CONSTRAINTS.write_text("\n".join([*header, *pins]) + "\n")
+    print(f"wrote {len(pins)} pins to {CONSTRAINTS}; run `python3 dev.py test` before committing it")
+    return 0
 
 
 def main(argv: list[str]) -> int:
@@ -49,11 +74,17 @@ def main(argv: list[str]) -> int:
     if command in {"help", "-h", "--help"}:
         print(__doc__)
         return 0
+    if command == "lock":
+        return lock()
     python = ensure_venv()
     if command == "install":
         return 0
     if command == "up":
-        return subprocess.call([str(BIN / "trainyard"), "up", *rest], cwd=ROOT)
+        # Become `trainyard up`: Ctrl-C, SIGINT and SIGTERM then reach the process that owns the
+        # stack and stops it, with no parent in between to kill it half-way through its shutdown.
+        trainyard = str(BIN / "trainyard")
+        os.chdir(ROOT)
+        os.execv(trainyard, [trainyard, "up", *rest])
     if command == "test":
         lint = subprocess.call([str(BIN / "ruff"), "check", "."], cwd=ROOT)
         tests = subprocess.call([str(python), "-m", "pytest", *rest], cwd=ROOT)

@@ -23,6 +23,7 @@ from trainyard.registry.runs import (
     find_completed,
     get_run,
     set_outcome,
+    update_run,
 )
 from trainyard.settings import get_settings
 from trainyard.states import run_status
@@ -120,9 +121,13 @@ def terminal_record(gateway: PrefectGateway, job: JobView) -> TrainingRun | None
 
 
 def reconcile(job: JobView) -> TrainingRun | None:
-    """Bring the registry's copy of a terminal job's status in line with Prefect (never the reverse)."""
+    """Bring the registry's copy of a job's status in line with Prefect (never the reverse): a final
+    state with its message, or RUNNING again while a retried run reruns."""
     run = get_run(job.id)
-    if run is not None and job.state_type in TERMINAL and run.status != run_status(job.state_type):
+    if run is None or run.status == run_status(job.state_type):
+        return run
+    if job.state_type in TERMINAL:
         set_outcome(job.id, run_status(job.state_type), job.state_name, job.message, at=job.ended_at)
-        run = get_run(job.id)
-    return run
+    else:
+        update_run(job.id, status=run_status(job.state_type), prefect_state=job.state_name, completed_at=None)
+    return get_run(job.id)

@@ -61,6 +61,9 @@ class JobStatusPublic(JobPublic):
     error: str | None
     logs: list[str]
     sub_jobs: list[SubJob]
+    message: str | None = Field(
+        None, description="Why a job that has not started cannot start now (no live worker, paused pool)"
+    )
 
 
 class JobsPublic(BaseModel):

@@ -17,6 +17,8 @@ from trainyard.refs import TrainingOutcome
 def run_pipeline(model_type: ModelType, p: ModelParams, fit: Any) -> TrainingOutcome:
     """Call the six steps in order; ``fit`` is the family's fit task."""
     record = start_run_record(model_type, p)
+    if record.finished is not None:  # a retry of a run whose model is registered: nothing to redo
+        return record.finished
     dataset = load_dataset(p.dataset)
     validated = validate_dataset(dataset)
     split = split_dataset(validated, p.test_split, p.random_state)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.neural_net import train_neural_net
 from flows.random_forest import train_random_forest
 from flows.xgboost import train_xgboost
 from tasks.load import load_dataset
+from tasks.records import outcome_of
 from tasks.split import split_dataset
 from tasks.validate import validate_dataset
+from trainyard.cancellation import stopping_sub_jobs_on_termination
 from trainyard.params import ModelType, TrainAllParams
 from trainyard.refs import TrainingOutcome
+from trainyard.registry.runs import registered_run
 
 FLOWS = {
     ModelType.RANDOM_FOREST: train_random_forest,
@@ -24,7 +28,12 @@ FLOWS = {
 
 @task(name="train-model", cache_policy=NO_CACHE, persist_result=False)
 def train_model(model_type: ModelType, params: TrainAllParams) -> TrainingOutcome:
-    """Run one family's flow as a child flow run (a sub-job of this run)."""
+    """Run one family's flow as a child flow run (a sub-job of this run), unless a sub-job of this run
+    already registered that family's model (a retry of the parent redoes only what did not finish)."""
+    parent = flow_run.get_id()
+    if parent and (done := registered_run(parent=parent, model_type=str(model_type))) is not None:
+        get_run_logger().info("%s already trained by sub-job %s: nothing to redo", model_type, done.flow_run_id)
+        return outcome_of(done)
     return FLOWS[model_type](params.for_model(model_type))
 
 
@@ -33,4 +42,5 @@ def train_all(params: TrainAllParams = TrainAllParams()) -> dict[str, TrainingOu
     """Train every model family on one dataset; the children reuse the cached load/validate/split."""
     split_dataset(validate_dataset(load_dataset(params.dataset)), params.test_split, params.random_state)
     futures = {model_type: train_model.submit(model_type, params) for model_type in FLOWS}
-    return {str(model_type): future.result() for model_type, future in futures.items()}
+    with stopping_sub_jobs_on_termination(flow_run.get_id()):  # a cancel ends the fits in their threads too
+        return {str(model_type): future.result() for model_type, future in futures.items()}

@@ -6,6 +6,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.fitting import FittedModel, fit_pipeline
+from trainyard import cancellation
 from trainyard.datasets import SPECS
 from trainyard.devices import xgboost_device
 from trainyard.params import XGBoostHyperparameters
@@ -23,6 +24,7 @@ def fit_xgboost(split: SplitRef, hyperparameters: XGBoostHyperparameters, random
 
     chosen = xgboost_device(device)
     params = hyperparameters.model_dump()
-    estimator = LabelEncodedClassifier(XGBClassifier(**params, device=chosen, random_state=random_state))
+    estimator = LabelEncodedClassifier(XGBClassifier(**params, device=chosen, random_state=random_state,
+                                                     callbacks=[cancellation.xgboost_callback()]))  # fmt: skip
     preprocessor = build_preprocessor(SPECS[split.dataset.kind], impute=False, scale=False)
     return fit_pipeline(split, preprocessor, estimator, chosen, params)

@@ -11,6 +11,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from tasks.fitting import FittedModel
+from trainyard import cancellation
 from trainyard.errors import RegistryError
 from trainyard.lineage import code_version, library_versions, training_signature
 from trainyard.params import ModelType, TrainingParams
@@ -33,6 +34,11 @@ def persist_model(
     from trainyard.registry.models import ModelVersionRecord
     from trainyard.registry.runs import complete_run
 
+    # A sub-job cancelled while its fit finished (its parent's process is still being stopped) must
+    # not register a model: the cancel stands.
+    cancellation.check()
+    if cancellation.cancelled_in_prefect(record.flow_run_id):
+        raise cancellation.TrainingStopped(f"flow run {record.flow_run_id} was cancelled; nothing registered")
     destination = get_settings().models_dir / str(model_type) / record.model_version
     dataset = split.dataset
     lineage = {

@@ -13,7 +13,8 @@ from prefect.runtime import flow_run
 from tasks.retry import retry_unless_deterministic
 from trainyard.errors import DuplicateVersionError
 from trainyard.params import ModelType, TrainingParams
-from trainyard.refs import RunRecord
+from trainyard.refs import Metrics, RunRecord, TrainingOutcome
+from trainyard.registry.models import TrainingRun
 from trainyard.states import RunStatus
 
 
@@ -27,7 +28,7 @@ from trainyard.states import RunStatus
 )
 def start_run_record(model_type: ModelType, params: TrainingParams) -> RunRecord:
     """Create (or adopt the API's) registry row for this flow run and fix its model version."""
-    from trainyard.registry.runs import RunStart, ensure_run, update_run, version_taken
+    from trainyard.registry.runs import RunStart, ensure_run, registered_run, update_run, version_taken
 
     run_id = flow_run.get_id() or str(uuid.uuid4())
     stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
@@ -43,6 +44,11 @@ def start_run_record(model_type: ModelType, params: TrainingParams) -> RunRecord
         ),
         started=True,
     )
+    if (done := registered_run(run_id)) is not None:
+        get_run_logger().info("training run %d already registered %s version %s: nothing to redo",
+                              done.id, model_type, done.model_version)  # fmt: skip
+        return RunRecord(training_run_id=done.id, flow_run_id=run_id, model_version=str(done.model_version),
+                         finished=outcome_of(done))  # fmt: skip
     version = run.model_version or f"v{stamp}-{run_id[:8]}"
     if run.model_version is None:
         update_run(run_id, model_version=version)
@@ -50,6 +56,16 @@ def start_run_record(model_type: ModelType, params: TrainingParams) -> RunRecord
         raise DuplicateVersionError(f"model version {version!r} already exists for {model_type}; pick another")
     get_run_logger().info("training run %d, %s version %s", run.id, model_type, version)
     return RunRecord(training_run_id=run.id, flow_run_id=run_id, model_version=version)
+
+
+def outcome_of(run: TrainingRun) -> TrainingOutcome:
+    """The outcome a completed run returned, rebuilt from its registry row."""
+    metrics = Metrics(**run.metrics, per_class=run.per_class_metrics, cv=run.cv_metrics)
+    return TrainingOutcome(
+        training_run_id=run.id, flow_run_id=run.flow_run_id, model_type=run.model_type,
+        model_version=str(run.model_version), model_path=str(run.model_path), model_sha256=str(run.model_sha256),
+        device=str(run.device), training_duration_seconds=run.training_duration_seconds or 0.0, metrics=metrics,
+    )  # fmt: skip
 
 
 def record_final_state(_flow: Any, run: Any, state: Any) -> None:

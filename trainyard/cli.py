@@ -74,20 +74,25 @@ def up(
     train_first: bool = typer.Option(True, "--train/--no-train", help="Train a model once the stack is up."),
     exit_after_train: bool = typer.Option(False, help="Stop the stack after the first training (smoke test)."),
 ) -> None:
-    """Bring the whole stack up on embedded defaults; Ctrl-C stops everything."""
+    """Bring the whole stack up on embedded defaults; Ctrl-C (or SIGTERM) stops everything it started."""
     import signal
     import time
 
     from trainyard.registry.auth import ensure_admin
-    from trainyard.stack import Stack
+    from trainyard.stack import PortInUse, Stack
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    stack = Stack(prefect_port=prefect_port, api_port=api_port, workers_per_pool=workers)
+    try:
+        stack.check_ports()
+    except PortInUse as exc:
+        typer.echo(f"trainyard up: {exc}", err=True)
+        raise typer.Exit(1) from None
     # Ctrl-C and SIGTERM both stop the stack cleanly; SIGINT is installed explicitly because a
     # shell starting `up` in the background hands it down as ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    stack = Stack(prefect_port=prefect_port, api_port=api_port, workers_per_pool=workers)
     try:
         stack.start_warm_servers()  # preload Prefect and the ML libraries while the server starts
         logger.info("starting the Prefect server (first start migrates its SQLite database: ~20s)")
@@ -97,6 +102,7 @@ def up(
         stack.deploy()
         stack.start_workers()
         stack.start_api()
+        stack.supervise()  # from here on, a child that dies is restarted (logged, with backoff)
         token, password = ensure_admin()
         typer.echo(f"\nPrefect UI   {stack.env()['PREFECT_UI_URL']}\ntrainyard API {stack.api_url}  (docs: /docs)")
         typer.echo(f"admin token  {token}" + (f"   (user admin, password {password})" if password else ""))
@@ -111,7 +117,11 @@ def up(
     except KeyboardInterrupt:
         typer.echo("stopping...")
     finally:
+        # A second Ctrl-C or SIGTERM must not cut the shutdown short and leave children behind.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: logger.warning("still stopping the stack; please wait"))
         stack.stop()
+        typer.echo("stopped")
 
 
 def _train_demo(api_url: str, token: str) -> None:

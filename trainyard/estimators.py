@@ -9,6 +9,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 
+from trainyard import cancellation
+
 
 class LabelEncodedClassifier(ClassifierMixin, BaseEstimator):
     """Fit ``estimator`` on integer-coded labels and answer in the original labels.
@@ -103,6 +105,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         for _ in range(self.epochs):
             order = torch.randperm(len(x_all), generator=generator).to(device)
             for start in range(0, len(order), self.batch_size):
+                cancellation.check()
                 batch = order[start : start + self.batch_size]
                 optimizer.zero_grad(set_to_none=True)
                 loss_fn(module(x_all[batch]), y_all[batch]).backward()

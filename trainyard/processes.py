@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
+import psutil
 
 
 def free_port() -> int:
@@ -51,19 +52,52 @@ def stop(process: subprocess.Popen, grace: float = 10.0) -> None:
 
 
 def stop_all(processes: Sequence[subprocess.Popen], grace: float = 10.0) -> None:
-    """SIGTERM every process group at once; SIGKILL those still there after ``grace`` seconds.
+    """SIGTERM every process group at once; SIGKILL what is still there after ``grace`` seconds.
 
-    ``prefect worker start`` often ignores the first SIGTERM, hence the escalation.
+    ``prefect worker start`` often ignores the first SIGTERM, hence the escalation. Descendants that
+    left the group (a child that started its own session) are found by walking the process tree
+    first, and are signalled with it.
     """
+    trees = {p.pid: _descendants(p.pid) for p in processes if p.poll() is None}
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
         alive = [p for p in processes if p.poll() is None]
+        strays = [d for p in processes for d in trees.get(p.pid, []) if d.is_running()]
         for process in alive:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, sig)
+        for stray in strays:
+            with contextlib.suppress(psutil.Error):
+                stray.send_signal(sig)
         deadline = time.monotonic() + wait
         for process in alive:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        psutil.wait_procs(strays, timeout=max(0.0, deadline - time.monotonic()))
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def port_holder(port: int, host: str = "127.0.0.1") -> str | None:
+    """None if ``host:port`` is free to listen on; otherwise who holds it, e.g. ``pid 123 (prefect server)``."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind: TIME_WAIT is not taken
+        try:
+            sock.bind((host, port))
+            return None
+        except OSError:
+            pass
+    with contextlib.suppress(psutil.Error):
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN and conn.pid:
+                with contextlib.suppress(psutil.Error):
+                    return f"pid {conn.pid} ({' '.join(psutil.Process(conn.pid).cmdline())[:120]})"
+                return f"pid {conn.pid}"
+    return "another process"
 
 
 def pid_alive(pid: int) -> bool:

@@ -42,14 +42,6 @@ class SplitRef(BaseModel):
     target: str
 
 
-class RunRecord(BaseModel):
-    """The registry row a flow run writes to."""
-
-    training_run_id: int
-    flow_run_id: str
-    model_version: str
-
-
 class Metrics(BaseModel):
     accuracy: float
     precision: float
@@ -76,3 +68,13 @@ class TrainingOutcome(BaseModel):
     device: str
     training_duration_seconds: float
     metrics: Metrics
+
+
+class RunRecord(BaseModel):
+    """The registry row a flow run writes to; ``finished`` when its model is already registered (a
+    retry of a completed run), which the flow then returns as it is."""
+
+    training_run_id: int
+    flow_run_id: str
+    model_version: str
+    finished: TrainingOutcome | None = None

@@ -9,11 +9,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trainyard.processes import spawn, stop, stop_all, wait_http
+from trainyard.processes import port_holder, spawn, stop, stop_all, wait_http
 from trainyard.settings import PROJECT_ROOT, get_settings
+from trainyard.supervisor import Supervisor
 
 logger = logging.getLogger(__name__)
 BIN = Path(sys.executable).parent
@@ -30,6 +32,10 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
     _runtime_dir: Path | None = field(default=None, init=False, repr=False)
+    # Guards ``processes``: the supervisor's thread restarts children while tests restart others.
+    _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
+    _supervisor: Supervisor | None = field(default=None, init=False, repr=False)
+    _child_env: dict[str, dict[str, str]] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def home(self) -> Path:
@@ -63,6 +69,7 @@ class Stack:
             "PREFECT_UI_URL": f"http://127.0.0.1:{self.prefect_port}",
             "TRAINYARD_PREFECT_UI_URL": f"http://127.0.0.1:{self.prefect_port}",
             "TRAINYARD_PROJECT_ROOT": str(PROJECT_ROOT),
+            "TRAINYARD_RUN_OUTPUT_DIR": str(self.logs / "runs"),
             **self.extra_env,
         }
 
@@ -79,18 +86,29 @@ class Stack:
         return self._runtime_dir / f"warm-{pool}.sock"
 
     def flow_run_commands(self) -> dict[str, str]:
-        """Each pool's flow-run command: the warm-start launcher, pointed at the pool's warm server."""
+        """Each pool's flow-run command: the launcher, pointed at the pool's warm server when there is one
+        (it also gives each run its own output file, so a run never writes to its worker's pipe)."""
         from trainyard.warm import launch
 
         commands = {}
         for pool in POOLS:
-            if (socket := self.warm_socket(pool)) is not None:
-                commands[pool] = shlex.join([sys.executable, "-S", launch.__file__, str(socket)])
+            socket = self.warm_socket(pool)
+            commands[pool] = shlex.join([sys.executable, "-S", launch.__file__, *([str(socket)] if socket else [])])
         return commands
+
+    def check_ports(self) -> None:
+        """Refuse to start over a port another process holds (an old stack's server would be reused)."""
+        for what, port, option in (("Prefect server", self.prefect_port, "--prefect-port"),
+                                   ("trainyard API", self.api_port, "--api-port")):  # fmt: skip
+            if (holder := port_holder(port)) is not None:
+                raise PortInUse(f"port {port} for the {what} is in use by {holder}: stop it, or pick another "
+                                f"port with {option}")  # fmt: skip
 
     def _start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         process = spawn(args, {**self.env(), **(env or {})}, self.logs / f"{name}.log", cwd=PROJECT_ROOT)
-        self.processes.append((name, process))
+        with self._lock:
+            self.processes.append((name, process))
+            self._child_env[name] = env or {}
         logger.info("started %s (pid %d, log %s)", name, process.pid, self.logs / f"{name}.log")
         return process
 
@@ -156,21 +174,60 @@ class Stack:
 
     def restart(self, name: str) -> None:
         """Start a stopped or killed child again with its original command line."""
-        for index, (known, process) in enumerate(self.processes):
-            if known == name:
-                stop(process, grace=2)
-                args = [str(a) for a in process.args]  # type: ignore[union-attr]
-                self.processes[index] = (name, spawn(args, self.env(), self.logs / f"{name}.log", cwd=PROJECT_ROOT))
-                return
+        with self._lock:
+            for known, process in self.processes:
+                if known == name:
+                    stop(process, grace=2)
+                    self.respawn(name, process.pid)
+                    return
         raise KeyError(name)
+
+    def stop_child(self, name: str) -> None:
+        """Stop one child for good: it leaves the stack first, so the supervisor does not restart it."""
+        with self._lock:
+            process = next(p for known, p in self.processes if known == name)
+            self.processes.remove((name, process))
+        stop(process, grace=5)
+
+    def dead_children(self) -> list[tuple[str, int, int]]:
+        """(name, pid, exit code) of every child that has exited."""
+        with self._lock:
+            return [(n, p.pid, p.returncode) for n, p in self.processes if p.poll() is not None]
+
+    def respawn(self, name: str, dead_pid: int) -> int | None:
+        """Start ``name`` again if ``dead_pid`` is still its process (not already replaced); the new PID."""
+        with self._lock:
+            for index, (known, process) in enumerate(self.processes):
+                if known == name and process.pid == dead_pid:
+                    args = [str(a) for a in process.args]  # type: ignore[union-attr]
+                    stop(process, grace=0)  # its group may hold leftovers (a server's own children)
+                    fresh = spawn(args, {**self.env(), **self._child_env.get(name, {})},
+                                  self.logs / f"{name}.log", cwd=PROJECT_ROOT)  # fmt: skip
+                    self.processes[index] = (name, fresh)
+                    return fresh.pid
+        return None
+
+    def supervise(self) -> None:
+        """Restart any child that dies from now on (with backoff), until ``stop()``."""
+        if self._supervisor is None:
+            self._supervisor = Supervisor(self)
+            self._supervisor.start()
 
     def stop(self) -> None:
         """API and workers first (together), the server last, so workers can still report to it."""
-        server = [p for name, p in self.processes if name == "prefect-server"]
-        stop_all([p for name, p in self.processes if name != "prefect-server"], grace=10)
-        stop_all(server, grace=10)
-        logger.info("stopped %s", ", ".join(name for name, _ in self.processes))
-        self.processes.clear()
+        if self._supervisor is not None:
+            self._supervisor.stop()
+            self._supervisor = None
+        with self._lock:
+            server = [p for name, p in self.processes if name == "prefect-server"]
+            stop_all([p for name, p in self.processes if name != "prefect-server"], grace=10)
+            stop_all(server, grace=10)
+            logger.info("stopped %s", ", ".join(name for name, _ in self.processes))
+            self.processes.clear()
         if self._runtime_dir is not None:
             shutil.rmtree(self._runtime_dir, ignore_errors=True)
             self._runtime_dir = None
+
+
+class PortInUse(RuntimeError):
+    """A port the stack needs is taken by another process."""

@@ -9,17 +9,19 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
+from cachetools import TTLCache
 from prefect import get_client
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import (
     FlowFilter,
     FlowFilterName,
     FlowRunFilter,
+    FlowRunFilterExpectedStartTime,
     FlowRunFilterParentFlowRunId,
     FlowRunFilterParentTaskRunId,
     FlowRunFilterState,
@@ -27,7 +29,7 @@ from prefect.client.schemas.filters import (
     LogFilter,
     LogFilterFlowRunId,
 )
-from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.objects import FlowRun, StateType, WorkPool
 from prefect.client.schemas.sorting import FlowRunSort, LogSort
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.states import Cancelled, Cancelling, Crashed
@@ -49,6 +51,7 @@ STATE_TYPES_BY_STATUS: dict[JobStatus, list[StateType]] = {
     status: [s for s in StateType if job_status(s) is status] for status in JobStatus
 }
 NOT_STARTED = {StateType.SCHEDULED}
+POOL_STATUS_SECONDS = 2.0
 TRIGGER_ATTEMPTS = 8  # jittered backoff 0.25 s .. 8 s: ~30 s at most before a 503 reaches the client
 TERMINAL = frozenset(s for s in StateType if job_status(s) in TERMINAL_JOB_STATUSES)
 logger = logging.getLogger(__name__)
@@ -66,6 +69,7 @@ class JobView:
     started_at: datetime | None
     ended_at: datetime | None
     parent_task_run_id: str | None
+    work_pool: str | None = None
 
     @property
     def status(self) -> JobStatus:
@@ -83,6 +87,7 @@ class PrefectGateway:
         self.cache = cache or ViewCache(max_age=0)  # off unless ``follow`` keeps it true
         self._deployment_ids: dict[str, UUID] = {}
         self._flow_types: dict[UUID, str | None] = {}  # flow ids never change: one read per flow
+        self._pools: TTLCache[str, WorkPool] = TTLCache(maxsize=64, ttl=POOL_STATUS_SECONDS)
 
     @classmethod
     @contextmanager
@@ -138,9 +143,16 @@ class PrefectGateway:
 
     @outage_guarded
     def list(self, limit: int, statuses: list[JobStatus], model_types: list[str]) -> tuple[list[JobView], int]:
-        """Top-level jobs (not sub-jobs), newest first, and how many match in total."""
+        """Top-level jobs (not sub-jobs), newest first, and how many match in total.
+
+        Runs a schedule created ahead of time are not jobs until they are due: Prefect's scheduler
+        keeps weeks of future runs of a nightly deployment, which would otherwise fill every page.
+        """
         flows = FlowFilter(name=FlowFilterName(any_=[f for f, t in self.flow_types.items() if t in model_types]))
-        run_filter = FlowRunFilter(parent_task_run_id=FlowRunFilterParentTaskRunId(is_null_=True))
+        run_filter = FlowRunFilter(
+            parent_task_run_id=FlowRunFilterParentTaskRunId(is_null_=True),
+            expected_start_time=FlowRunFilterExpectedStartTime(before_=datetime.now(UTC)),
+        )
         if statuses:
             wanted = [state for status in statuses for state in STATE_TYPES_BY_STATUS[status]]
             run_filter.state = FlowRunFilterState(type=FlowRunFilterStateType(any_=wanted))
@@ -221,6 +233,25 @@ class PrefectGateway:
         )
         return [f"{e.timestamp.isoformat()} {e.message}" for e in reversed(entries)]
 
+    @outage_guarded
+    def waiting_reason(self, job: JobView) -> str | None:
+        """Why a job that has not started yet cannot start now (its pool is paused or has no live
+        worker), or None. Pool reads are kept for ``POOL_STATUS_SECONDS``: no event announces them."""
+        if job.state_type not in NOT_STARTED or job.work_pool is None:
+            return None
+        pool = self._pools.get(job.work_pool)
+        if pool is None:
+            try:
+                pool = self._pools[job.work_pool] = self.client.read_work_pool(job.work_pool)
+            except ObjectNotFound:
+                return f"work pool {job.work_pool!r} does not exist: no worker will start this job"
+        if pool.is_paused:
+            return f"work pool {job.work_pool!r} is paused: the job starts when an operator resumes it"
+        if pool.status is not None and pool.status.value != "READY":
+            return (f"no live worker polls work pool {job.work_pool!r} (status {pool.status.value}): the job "
+                    "starts when one does")  # fmt: skip
+        return None
+
     def wait(self, job_id: str, timeout: float, poll: float = 0.5) -> JobView:
         """Poll until the job is terminal or ``timeout`` passes; returns the last view."""
         deadline = time.monotonic() + timeout
@@ -265,4 +296,5 @@ class PrefectGateway:
             started_at=run.start_time,
             ended_at=run.end_time,
             parent_task_run_id=str(run.parent_task_run_id) if run.parent_task_run_id else None,
+            work_pool=run.work_pool_name,
         )

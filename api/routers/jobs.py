@@ -103,6 +103,7 @@ def job_status(job_id: str, gateway: GatewayDep, _user: Reader) -> JobStatusPubl
         error=error,
         logs=gateway.logs(job.id),
         sub_jobs=sub_jobs,
+        message=gateway.waiting_reason(job),
     )
 
 
@@ -131,10 +132,11 @@ def cancel_job(job_id: str, gateway: GatewayDep, _user: Trainer) -> CancelPublic
     job = _get_job(gateway, job_id)
     if job.status in TERMINAL_JOB_STATUSES:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"Cannot cancel job with status: {job.status}")
-    new_status = gateway.cancel(job)
+    # Sub-jobs first: once Cancelled, Prefect keeps them so, and their persist step registers nothing.
     for child in gateway.children(job.id) if job.model_type == "all" else []:
         if child.status not in TERMINAL_JOB_STATUSES:
             gateway.cancel(child, has_own_process=False)
+    new_status = gateway.cancel(job)
     return CancelPublic(message=f"Job {job_id} cancelled successfully", job_id=job_id, status=new_status)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import UTC, datetime
 from typing import Annotated
@@ -135,7 +136,7 @@ def run_detail(run_id: Annotated[int, Path(ge=1, le=2**63 - 1)], gateway: Gatewa
     run = get_run_by_id(run_id)
     if run is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Training run not found.")
-    if run.status == RunStatus.RUNNING:
+    with contextlib.suppress(LookupError):  # a run whose flow run Prefect no longer has keeps its record
         run = jobs.reconcile(gateway.get(run.flow_run_id)) or run
     return TrainRunDetail.model_validate(
         {**{c: getattr(run, c) for c in TrainRunDetail.model_fields if hasattr(run, c)},

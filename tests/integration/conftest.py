@@ -20,11 +20,10 @@ from trainyard.stack import Stack
 @pytest.fixture(scope="session")
 def stack(sandbox: Path) -> Iterator[Stack]:
     """The Prefect server, started lazily; the API and workers join it in ``live_stack``."""
-    # Scheduled retraining deployments must not fire into the tests; nor should runs that tests hold
-    # in paused pools be re-stated Late (writes that only contend with the tests' own on SQLite).
+    # Prefect's scheduler runs as it does for users (test_schedules.py relies on it). Runs that tests
+    # hold in paused pools are not re-stated Late (writes that only contend with the tests' own on SQLite).
     running = Stack(prefect_port=free_port(), api_port=free_port(),
-                    extra_env={"PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
-                               "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
+                    extra_env={"PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
                                "PREFECT_SERVER_UI_ENABLED": "false"})  # fmt: skip
     try:
         running.start_warm_servers()
@@ -63,6 +62,7 @@ def live_stack(stack: Stack) -> Iterator[Clients]:
     stack.deploy()
     stack.start_workers()
     stack.start_api()
+    stack.supervise()  # as `trainyard up` does: a child that dies is restarted
     clients = {}
     for role in ("admin", "hr_staff", "manager"):
         user = create_user(f"test-{role}", f"pw-{role}", role)

@@ -16,6 +16,7 @@ SMOKES = [
     ("trigger_latency.py", ["--runs", "1"], "ratio ours / raw"),
     ("api_load.py", ["--clients", "2", "--seconds", "1", "--tool", "httpx"], "raw Prefect GET /api/flow_runs/{id}"),
     ("concurrency.py", ["--jobs", "2"], "makespan s"),
+    ("cancel_latency.py", ["--repeats", "1", "--families", "xgboost"], "process gone p50 s"),
 ]
 
 

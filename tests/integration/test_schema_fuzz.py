@@ -10,7 +10,7 @@ import pytest
 
 from tests.integration.conftest import Clients
 from tests.integration.helpers import paused_pools
-from trainyard.processes import free_port, stop
+from trainyard.processes import free_port
 
 pytestmark = pytest.mark.integration
 ST = Path(sys.executable).parent / "st"
@@ -44,8 +44,6 @@ def test_openapi_fuzz_finds_no_server_errors_or_schema_violations(live_stack: Cl
                 capture_output=True, text=True, timeout=600, cwd=tmp_path,  # its .schemathesis cache stays out
             )  # fmt: skip
     finally:
-        process = next(p for n, p in live_stack.stack.processes if n == name)
-        stop(process, grace=5)
-        live_stack.stack.processes.remove((name, process))
+        live_stack.stack.stop_child(name)
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
     assert "passed" in result.stdout and "generated" in result.stdout, result.stdout[-2000:]

@@ -59,14 +59,22 @@ def ensure_run(start: RunStart, *, started: bool = False) -> TrainingRun:
                     run.model_version = run.model_version or start.model_version
                     run.parent_flow_run_id = run.parent_flow_run_id or start.parent_flow_run_id
                     run.parameters = run.parameters or start.parameters
-                if started and run.started_at is None:
-                    run.started_at = utcnow()
-                    run.prefect_state = "Running"
+                if started:
+                    _mark_started(run)
                 session.flush()
                 return run
         except IntegrityError:
             continue  # the other writer inserted first: read its row on the next pass
     raise RegistryError(f"could not create the run record for flow run {start.flow_run_id}")
+
+
+def _mark_started(run: TrainingRun) -> None:
+    """The flow's first task runs: the row says RUNNING, also when this is a retry of a failed or
+    cancelled attempt. A run whose model is registered keeps its outcome (nothing is redone)."""
+    run.started_at = run.started_at or utcnow()
+    if run.model_versions:
+        return
+    run.status, run.prefect_state, run.completed_at = RunStatus.RUNNING, "Running", None
 
 
 def _by_flow_run(session: Session, flow_run_id: str) -> TrainingRun | None:
@@ -122,6 +130,19 @@ def complete_run(flow_run_id: str, version: ModelVersionRecord | None, **values:
         return run
 
 
+def registered_run(flow_run_id: str | None = None, *, parent: str | None = None,
+                   model_type: str | None = None) -> TrainingRun | None:
+    """The run of ``flow_run_id`` (or the ``model_type`` sub-run of ``parent``) if its model version is
+    registered: a retry of it has nothing left to redo."""
+    query = select(TrainingRun).join(ModelVersionRecord, ModelVersionRecord.training_run_id == TrainingRun.id)
+    if flow_run_id is not None:
+        query = query.where(TrainingRun.flow_run_id == flow_run_id)
+    else:
+        query = query.where(TrainingRun.parent_flow_run_id == parent, TrainingRun.model_type == model_type)
+    with session_scope() as session:
+        return session.scalar(query.order_by(TrainingRun.id.desc()).limit(1))
+
+
 def version_taken(model_type: str, version: str) -> bool:
     return get_model_version(model_type, version) is not None
 
@@ -161,12 +182,13 @@ def find_completed(signature: str) -> TrainingRun | None:
 
 
 def list_model_versions() -> list[tuple[ModelVersionRecord, TrainingRun]]:
-    """Every registered model version with its (completed) run, newest first."""
+    """Every registered model version with its run, newest first. A version is registered only in the
+    transaction that completes its run, and stays listed whatever later happens to that run (a retry
+    that is running, or one killed mid-way, neither hides nor removes a model)."""
     with session_scope() as session:
         rows = session.execute(
             select(ModelVersionRecord, TrainingRun)
             .join(TrainingRun, TrainingRun.id == ModelVersionRecord.training_run_id)
-            .where(TrainingRun.status == RunStatus.COMPLETED)
             .order_by(ModelVersionRecord.id.desc())
         ).all()
         return [(version, run) for version, run in rows]

@@ -1,9 +1,14 @@
 """The flow-run command of a warm pool: hand the run to the warm server, or start it cold.
 
-Run as ``python -S launch.py SOCKET``: stdlib only, so it starts in milliseconds. The worker sees
+Run as ``python -S launch.py [SOCKET]``: stdlib only, so it starts in milliseconds. The worker sees
 this process as the flow run's process: its PID is the one Prefect records and signals. A SIGTERM
 or SIGINT is passed on to the forked run, a SIGKILL is noticed by the server (the socket closes)
-and the run is killed with it, and this process exits with the run's own exit status.
+and the run is killed with it, and this process exits with the run's own exit status. Without a
+SOCKET (warm start off) it starts the run cold at once.
+
+With ``TRAINYARD_RUN_OUTPUT_DIR`` set, the run's stdout and stderr go to ``<dir>/<flow run id>.log``
+instead of the worker's pipe: a worker that dies mid-run then takes nothing of the run with it (a
+write to the dead worker's pipe would fail the run at its last line). Its logs reach Prefect anyway.
 """
 
 from __future__ import annotations
@@ -41,7 +46,21 @@ def cold_start() -> None:
     os.execv(sys.executable, [sys.executable, "-m", "prefect.engine"])
 
 
-def main(socket_path: str) -> int:
+def own_output(directory: str, flow_run_id: str) -> None:
+    """Point stdout and stderr at the run's own log file (created 0600 in a directory made 0700)."""
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    name = "".join(c for c in flow_run_id if c.isalnum() or c == "-") or "unknown-run"
+    fd = os.open(os.path.join(directory, f"{name}.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    for target in (1, 2):
+        os.dup2(fd, target)
+    os.close(fd)
+
+
+def main(socket_path: str | None) -> int:
+    if directory := os.environ.get("TRAINYARD_RUN_OUTPUT_DIR"):
+        own_output(directory, os.environ.get("PREFECT__FLOW_RUN_ID", ""))
+    if socket_path is None:
+        cold_start()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(socket_path)
@@ -80,4 +99,4 @@ def main(socket_path: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else None))

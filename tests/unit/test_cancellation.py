@@ -1,0 +1,71 @@
+"""Cooperative stop inside fits: the same models when nobody stops them, a quick end when stopped."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+from xgboost import XGBClassifier
+
+from tasks.fitting import fit_forest_in_batches
+from trainyard import cancellation
+from trainyard.estimators import TorchMLPClassifier
+
+
+@pytest.fixture
+def data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 6))
+    return X, (X[:, 0] + rng.normal(scale=0.5, size=400) > 0).astype(int)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_stop_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cancellation, "_STOP", threading.Event())
+
+
+def test_a_forest_grown_in_batches_is_the_forest_of_one_fit(data: tuple[np.ndarray, np.ndarray]) -> None:
+    X, y = data
+    whole = RandomForestClassifier(n_estimators=23, random_state=7).fit(X, y)
+    batched = Pipeline(
+        [("preprocess", FunctionTransformer()), ("model", RandomForestClassifier(n_estimators=23, random_state=7))]
+    )
+    fit_forest_in_batches(batched, X, y)
+    assert len(batched[-1].estimators_) == 23 and not batched[-1].warm_start
+    np.testing.assert_array_equal(batched.predict_proba(X), whole.predict_proba(X))
+
+
+@pytest.mark.parametrize("family", ["random-forest", "xgboost", "neural-net"])
+def test_a_stop_request_ends_a_fit_in_another_thread_quickly(family: str, data: tuple[np.ndarray, np.ndarray]) -> None:
+    X, y = np.tile(data[0], (50, 1)), np.tile(data[1], 50)
+    fit = {
+        "random-forest": lambda: fit_forest_in_batches(
+            Pipeline([("preprocess", FunctionTransformer()), ("model", RandomForestClassifier(n_estimators=5000))]),
+            X,
+            y,
+        ),
+        "xgboost": lambda: XGBClassifier(n_estimators=100_000, callbacks=[cancellation.xgboost_callback()]).fit(X, y),
+        "neural-net": lambda: TorchMLPClassifier(epochs=100_000, batch_size=64).fit(X, y),
+    }[family]
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            fit()
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(1.0)
+    assert thread.is_alive(), "the fit must still be running when the stop arrives"
+    asked = time.monotonic()
+    cancellation.request_stop()
+    thread.join(timeout=10)
+    assert not thread.is_alive() and time.monotonic() - asked < 3
+    assert len(outcome) == 1 and isinstance(outcome[0], cancellation.TrainingStopped), outcome

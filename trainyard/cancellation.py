@@ -1,0 +1,101 @@
+"""A run process's stop request, seen by fits running in threads that Prefect's SIGTERM cannot reach.
+
+Prefect cancels a run by SIGTERM to its process, which raises in the main thread only. ``train-all``
+fits its three models in worker threads, which would train on until the worker's 30 s kill (and a
+sub-job could still register a model after it was cancelled). The flow's main thread calls
+``request_stop()`` when the signal reaches it; each fit checks ``check()`` between epochs, batches,
+boosting rounds and batches of trees, and ends within one of them. One event per process, by
+design: it stands for the process's own termination, as a signal handler would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from prefect.exceptions import Abort
+
+_STOP = threading.Event()
+
+
+class TrainingStopped(Abort):
+    """The run is being cancelled. Prefect's ``Abort``: not an ``Exception`` (nothing turns it into a
+    failure), and Prefect's engine proposes no state for it, so a Cancelled run stays Cancelled (a
+    plain BaseException would be reported as a forced Crashed)."""
+
+
+def request_stop() -> None:
+    _STOP.set()
+
+
+def stop_requested() -> bool:
+    return _STOP.is_set()
+
+
+def check() -> None:
+    """Raise ``TrainingStopped`` once a stop was requested."""
+    if _STOP.is_set():
+        raise TrainingStopped("the run is being cancelled")
+
+
+def xgboost_callback() -> Any:
+    """An XGBoost training callback that checks for a stop after every boosting round."""
+    from xgboost.callback import TrainingCallback
+
+    class StopOnCancel(TrainingCallback):
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            check()
+            return False
+
+    return StopOnCancel()
+
+
+@contextmanager
+def stopping_sub_jobs_on_termination(flow_run_id: str | None) -> Iterator[None]:
+    """Around a parent flow's wait on its sub-jobs: when Prefect's termination signal reaches the
+    parent (a cancel), mark its unfinished sub-jobs Cancelled (Prefect then refuses the Crashed state
+    their stopped fits propose, and their persist step registers nothing), then stop their fits, and
+    let the signal go on."""
+    from prefect.exceptions import TerminationSignal
+
+    try:
+        yield
+    except (TerminationSignal, KeyboardInterrupt):
+        with contextlib.suppress(Exception):  # best effort: the API's reconciler ends orphans too
+            _cancel_sub_jobs(flow_run_id)
+        request_stop()
+        raise
+
+
+def _cancel_sub_jobs(flow_run_id: str | None) -> None:
+    from uuid import UUID
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
+    from prefect.states import Cancelled
+
+    if flow_run_id is None:
+        return
+    with get_client(sync_client=True) as client:
+        children = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[UUID(flow_run_id)]))
+        )
+        for child in children:
+            if child.state is None or not child.state.is_final():
+                client.set_flow_run_state(child.id, Cancelled(message="parent job cancelled"), force=True)
+
+
+def cancelled_in_prefect(flow_run_id: str | None) -> bool:
+    """Whether Prefect has this run as Cancelling or Cancelled (read before anything is registered)."""
+    from uuid import UUID
+
+    from prefect import get_client
+
+    if flow_run_id is None:
+        return False
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(UUID(flow_run_id)).state
+    return state is not None and state.type.value in {"CANCELLING", "CANCELLED"}
