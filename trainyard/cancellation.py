@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -54,23 +55,39 @@ def xgboost_callback() -> Any:
 
 
 @contextmanager
-def stopping_sub_jobs_on_termination(flow_run_id: str | None) -> Iterator[None]:
-    """Around a parent flow's wait on its sub-jobs: when Prefect's termination signal reaches the
-    parent (a cancel), mark its unfinished sub-jobs Cancelled (Prefect then refuses the Crashed state
-    their stopped fits propose, and their persist step registers nothing), then stop their fits, and
-    let the signal go on."""
+def stopping_sub_jobs_on_termination(flow_run_id: str | None, sub_jobs: Iterable[Any],
+                                     settle_seconds: float = 10.0) -> Iterator[None]:  # fmt: skip
+    """Around a parent flow's wait on its sub-jobs (Prefect futures): when Prefect's termination signal
+    reaches the parent (a cancel), stop the fits in their threads, mark the unfinished sub-jobs
+    Cancelled, and let the signal go on once the sub-jobs' threads have ended.
+
+    The sub-jobs are marked twice: a sub-job that was only starting may still move itself from
+    Cancelled to Running (Prefect allows that transition), so the second pass, after its thread
+    ended, settles it. A stopped fit raises ``TrainingStopped``, for which Prefect proposes no state,
+    and the persist step registers nothing once a stop was requested.
+    """
     from prefect.exceptions import TerminationSignal
 
     try:
         yield
     except (TerminationSignal, KeyboardInterrupt):
-        with contextlib.suppress(Exception):  # best effort: the API's reconciler ends orphans too
-            _cancel_sub_jobs(flow_run_id)
         request_stop()
+        _cancel_sub_jobs(flow_run_id)
+        deadline = time.monotonic() + settle_seconds
+        for future in sub_jobs:
+            with contextlib.suppress(Exception):
+                future.wait(timeout=max(0.0, deadline - time.monotonic()))
+        _cancel_sub_jobs(flow_run_id)
         raise
 
 
 def _cancel_sub_jobs(flow_run_id: str | None) -> None:
+    """Best effort (the API's reconciler ends orphaned sub-jobs too): mark unfinished sub-jobs Cancelled."""
+    with contextlib.suppress(Exception):
+        _mark_sub_jobs_cancelled(flow_run_id)
+
+
+def _mark_sub_jobs_cancelled(flow_run_id: str | None) -> None:
     from uuid import UUID
 
     from prefect import get_client

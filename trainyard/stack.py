@@ -199,8 +199,9 @@ class Stack:
         with self._lock:
             for index, (known, process) in enumerate(self.processes):
                 if known == name and process.pid == dead_pid:
+                    # Its process group is left alone: a dead worker's group still holds the runs it
+                    # launched, which train on and report by themselves.
                     args = [str(a) for a in process.args]  # type: ignore[union-attr]
-                    stop(process, grace=0)  # its group may hold leftovers (a server's own children)
                     fresh = spawn(args, {**self.env(), **self._child_env.get(name, {})},
                                   self.logs / f"{name}.log", cwd=PROJECT_ROOT)  # fmt: skip
                     self.processes[index] = (name, fresh)
