@@ -52,9 +52,10 @@ class Allow:
         self.roles = frozenset({*roles, Role.ADMIN})
 
     async def __call__(self, request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+        # The contract's scheme only; its keyword case-insensitively, as Django REST framework reads it.
         scheme, _, key = (authorization or "").partition(" ")
-        if scheme.lower() not in {"token", "bearer"} or not key.strip():
-            raise _unauthorized("Authentication credentials were not provided.")
+        if scheme.lower() != "token" or not key.strip():
+            raise _unauthorized("Authentication credentials were not provided: send `Authorization: Token <key>`.")
         principal = await request.app.state.principals.principal(key.strip())
         if principal is None:
             raise _unauthorized("Invalid token.")

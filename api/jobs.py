@@ -48,15 +48,22 @@ def parse_job_type(value: str) -> str:
 
 def build_params(job_type: str, fields: dict[str, Any], loc: tuple[str, ...] = ("body",)) -> TrainingParams:
     """Validate flow parameters; errors become a 422 whose ``loc`` names the offending key."""
+    written: dict[str, str] = {}  # for `all`: the flow's field name -> the hyperparameters key as the caller wrote it
     try:
         if job_type == "all":
             per_type = fields.pop("hyperparameters", None) or {}
+            written = {k.replace("-", "_"): k for k in per_type}
             return TrainAllParams(**fields, **{k.replace("-", "_"): v for k, v in per_type.items()})
         return PARAMS_BY_TYPE[ModelType(job_type)](**fields)
     except ValidationError as exc:
-        raise RequestValidationError(
-            [{**e, "loc": (*loc, *e["loc"])} for e in exc.errors(include_url=False, include_context=False)]
-        ) from None
+        errors = exc.errors(include_url=False, include_context=False)
+        raise RequestValidationError([{**e, "loc": (*loc, *_as_written(e["loc"], written))} for e in errors]) from None
+
+
+def _as_written(error_loc: tuple[Any, ...], written: dict[str, str]) -> tuple[Any, ...]:
+    if error_loc and error_loc[0] in written:
+        return ("hyperparameters", written[str(error_loc[0])], *error_loc[1:])
+    return error_loc
 
 
 def dataset_sha256(requested: str) -> str:

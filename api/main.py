@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -17,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api import reconciler
 from api.deps import PrincipalCache
 from api.gateway import IdempotencyConflict, PrefectGateway, PrefectUnavailable, ViewCache
+from api.limits import BodySizeLimit, bounded_errors
 from api.routers import auth, jobs, training
 from trainyard.registry.db import get_engine
 from trainyard.settings import get_settings
@@ -52,9 +54,11 @@ def _drf_invalid(details: dict[str, list[str]]) -> JSONResponse:
 
 
 def _field_errors(exc: RequestValidationError) -> dict[str, list[str]]:
+    """DRF's ``{field: [messages]}``; a body that is not JSON at all is a ``non_field_errors`` problem."""
     details: dict[str, list[str]] = {}
-    for error in exc.errors():
-        loc = [str(part) for part in error["loc"] if part not in ("body", "query", "path")]
+    for error in bounded_errors(list(exc.errors())):
+        names = [] if error["type"] == "json_invalid" else error["loc"]
+        loc = [str(part) for part in names if part not in ("body", "query", "path")]
         details.setdefault(".".join(loc) or "non_field_errors", []).append(error["msg"])
     return details
 
@@ -62,7 +66,7 @@ def _field_errors(exc: RequestValidationError) -> dict[str, list[str]]:
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     if request.url.path.startswith(DRF_STYLE_PREFIXES):
         return _drf_invalid(_field_errors(exc))
-    return await request_validation_exception_handler(request, exc)
+    return JSONResponse({"detail": jsonable_encoder(bounded_errors(list(exc.errors())))}, status_code=422)
 
 
 async def _http_error(request: Request, exc: Any) -> JSONResponse:
@@ -88,6 +92,7 @@ async def _idempotency_conflict(request: Request, exc: IdempotencyConflict) -> J
 
 def create_app() -> FastAPI:
     app = FastAPI(title="trainyard", version="0.1.0", lifespan=lifespan)
+    app.add_middleware(BodySizeLimit, max_bytes=get_settings().max_request_bytes)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     # Starlette's class: FastAPI raises it for bodies it cannot parse; fastapi.HTTPException subclasses it.
     app.add_exception_handler(StarletteHTTPException, _http_error)

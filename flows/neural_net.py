@@ -11,7 +11,7 @@ from trainyard.params import ModelType, NeuralNetParams
 from trainyard.refs import TrainingOutcome
 
 
-@flow(name="train-neural-net", **STATE_HOOKS)
+@flow(name="train-neural-net", result_serializer="json", **STATE_HOOKS)
 def train_neural_net(params: NeuralNetParams = NeuralNetParams()) -> TrainingOutcome:
     """Train, evaluate and register the torch MLP classifier."""
     return run_pipeline(ModelType.NEURAL_NET, params, fit_neural_net)

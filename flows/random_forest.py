@@ -11,7 +11,7 @@ from trainyard.params import ModelType, RandomForestParams
 from trainyard.refs import TrainingOutcome
 
 
-@flow(name="train-random-forest", **STATE_HOOKS)
+@flow(name="train-random-forest", result_serializer="json", **STATE_HOOKS)
 def train_random_forest(params: RandomForestParams = RandomForestParams()) -> TrainingOutcome:
     """Train, evaluate and register a RandomForestClassifier."""
     return run_pipeline(ModelType.RANDOM_FOREST, params, fit_random_forest)

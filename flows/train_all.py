@@ -37,7 +37,7 @@ def train_model(model_type: ModelType, params: TrainAllParams) -> TrainingOutcom
     return FLOWS[model_type](params.for_model(model_type))
 
 
-@flow(name="train-all", task_runner=ThreadPoolTaskRunner(max_workers=3))
+@flow(name="train-all", task_runner=ThreadPoolTaskRunner(max_workers=3), result_serializer="json")
 def train_all(params: TrainAllParams = TrainAllParams()) -> dict[str, TrainingOutcome]:
     """Train every model family on one dataset; the children reuse the cached load/validate/split."""
     split_dataset(validate_dataset(load_dataset(params.dataset)), params.test_split, params.random_state)

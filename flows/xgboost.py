@@ -11,7 +11,7 @@ from trainyard.params import ModelType, XGBoostParams
 from trainyard.refs import TrainingOutcome
 
 
-@flow(name="train-xgboost", **STATE_HOOKS)
+@flow(name="train-xgboost", result_serializer="json", **STATE_HOOKS)
 def train_xgboost(params: XGBoostParams = XGBoostParams()) -> TrainingOutcome:
     """Train, evaluate and register an XGBClassifier."""
     return run_pipeline(ModelType.XGBOOST, params, fit_xgboost)

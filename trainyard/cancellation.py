@@ -81,6 +81,23 @@ def stopping_sub_jobs_on_termination(flow_run_id: str | None, sub_jobs: Iterable
         raise
 
 
+@contextmanager
+def cancelled_when_stopped() -> Iterator[None]:
+    """Around a flow's steps: a stop (its own cancel, or its parent's) ends this flow run Cancelled, set
+    here because Prefect proposes no state for ``TrainingStopped``. A sub-job that only starts after its
+    parent was cancelled stops at once."""
+    from prefect.runtime import flow_run
+
+    try:
+        check()
+        yield
+    except TrainingStopped:
+        with contextlib.suppress(Exception):
+            _mark_cancelled([flow_run.get_id()], "parent job cancelled" if flow_run.get_parent_flow_run_id()
+                            else "cancelled")  # fmt: skip
+        raise
+
+
 def _cancel_sub_jobs(flow_run_id: str | None) -> None:
     """Best effort (the API's reconciler ends orphaned sub-jobs too): mark unfinished sub-jobs Cancelled."""
     with contextlib.suppress(Exception):
@@ -92,7 +109,6 @@ def _mark_sub_jobs_cancelled(flow_run_id: str | None) -> None:
 
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
-    from prefect.states import Cancelled
 
     if flow_run_id is None:
         return
@@ -100,9 +116,18 @@ def _mark_sub_jobs_cancelled(flow_run_id: str | None) -> None:
         children = client.read_flow_runs(
             flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[UUID(flow_run_id)]))
         )
-        for child in children:
-            if child.state is None or not child.state.is_final():
-                client.set_flow_run_state(child.id, Cancelled(message="parent job cancelled"), force=True)
+    _mark_cancelled([str(c.id) for c in children if c.state is None or not c.state.is_final()], "parent job cancelled")
+
+
+def _mark_cancelled(flow_run_ids: list[str | None], message: str) -> None:
+    from uuid import UUID
+
+    from prefect import get_client
+    from prefect.states import Cancelled
+
+    with get_client(sync_client=True) as client:
+        for flow_run_id in filter(None, flow_run_ids):
+            client.set_flow_run_state(UUID(flow_run_id), Cancelled(message=message), force=True)
 
 
 def cancelled_in_prefect(flow_run_id: str | None) -> bool:

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     registry_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite file in artifacts_dir.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     max_dataset_bytes: int = 2 * 1024**3
+    max_request_bytes: int = Field(1024**2, gt=0, description="Larger request bodies are refused with 413 unread.")
     sync_wait_seconds: float = Field(120.0, ge=0)
     code_version: str | None = None
     prefect_ui_url: str = "http://127.0.0.1:4200"

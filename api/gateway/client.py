@@ -293,7 +293,7 @@ class PrefectGateway:
             state_type=state.type if state else StateType.PENDING,
             state_name=state.name if state else "Pending",
             message=state.message if state else None,
-            started_at=run.start_time,
+            started_at=run.start_time if run.run_count > 0 else None,  # a run cancelled while queued never started
             ended_at=run.end_time,
             parent_task_run_id=str(run.parent_task_run_id) if run.parent_task_run_id else None,
             work_pool=run.work_pool_name,

@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from api import jobs
@@ -45,11 +45,13 @@ INVALID = errors(400, 404, *AUTHED, bodies={400: InvalidRequestPublic})
 
 @router.post("/train/", status_code=201, dependencies=[Depends(TRAIN)], responses=TRAIN_RESPONSES)
 def train(
-    body: TrainRunCreate, gateway: GatewayDep, user: Trainer,
+    gateway: GatewayDep, user: Trainer, body: Annotated[TrainRunCreate | None, Body()] = None,
     key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
 ) -> JSONResponse:  # fmt: skip
-    """Train the RandomForest through its deployment; wait (bounded) for the outcome."""
+    """Train the RandomForest through its deployment; wait (bounded) for the outcome. Every field is
+    optional: no body at all trains on the HR table with the defaults."""
     started = time.monotonic()
+    body = body or TrainRunCreate()
     if (earlier := jobs.replayed_run("random-forest", user, key)) is not None:
         # A retried request: answer for the run it made (its generated version, not a new one).
         requested = {"dataset": body.dataset_path, "test_split": body.test_split, "notes": body.notes,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from uuid import UUID
 
 import httpx
@@ -46,6 +47,17 @@ def flow_run_pid(job_id: str, timeout: float = 60) -> int:
             return int(str(pid).rsplit(":", 1)[-1])
         time.sleep(0.5)
     raise AssertionError(f"no infrastructure pid recorded for {job_id}")
+
+
+def task_ended_at(flow_run_id: str, task: str) -> datetime:
+    """When the named task of the flow run last ended (fails if it never did)."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(flow_run_id)])))
+    ends = [run.end_time for run in runs if run.name.rsplit("-", 1)[0] == task and run.end_time]
+    assert ends, f"{task} of {flow_run_id} never ended"
+    return max(ends)
 
 
 def task_states(flow_run_id: str) -> dict[str, str]:

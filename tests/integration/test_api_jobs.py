@@ -12,6 +12,7 @@ from tests.integration.conftest import Clients
 from tests.integration.helpers import flow_run_pid, wait_for_log, wait_for_status
 from trainyard.model_store import load_model
 from trainyard.processes import pid_alive
+from trainyard.registry.runs import get_run
 from trainyard.settings import get_settings
 
 pytestmark = pytest.mark.integration
@@ -71,13 +72,21 @@ def test_cancel_kills_the_process_and_stays_cancelled(live_stack: Clients) -> No
     assert live_stack.hr.get(f"/train/status/{job_id}").json()["status"] == "cancelled"
     again = live_stack.hr.delete(f"/train/job/{job_id}")
     assert again.status_code == 400 and again.json()["detail"] == "Cannot cancel job with status: cancelled"
-    runs = live_stack.hr.get("/api/training/runs/", params={"status": "cancelled"}).json()["results"]
-    assert any(run["status"] == "CANCELLED" for run in runs)
+    record = get_run(job_id)  # this job's own record, not just any cancelled one
+    assert record is not None and record.status == "CANCELLED", record.status if record else None
+    listed = live_stack.hr.get("/api/training/runs/", params={"status": "cancelled", "page_size": 100}).json()
+    assert record.id in {run["id"] for run in listed["results"]}
 
 
 def test_jobs_list_filters_and_counts(live_stack: Clients) -> None:
+    quick = {"dataset": "future_skills_dataset.csv", "retrain": True, "use_cv": False,
+             "hyperparameters": {"n_estimators": 5}}  # fmt: skip
+    mine = [live_stack.hr.post("/train/random-forest", json=quick).json()["job_id"] for _ in range(2)]
+    for job_id in mine:  # this test's own jobs: it relies on no other test
+        assert wait_for_status(live_stack.hr, job_id, {"completed", "failed"})["status"] == "completed"
     body = live_stack.manager.get("/train/jobs", params={"limit": 1, "model_type": "random-forest"}).json()
     assert body["filtered_count"] == len(body["jobs"]) == 1 and body["total_count"] >= 2
+    assert body["jobs"][0]["job_id"] == mine[-1]  # newest first
     assert body["jobs"][0]["model_type"] == "random-forest"
     completed = live_stack.manager.get("/train/jobs", params={"status": "completed", "limit": 100}).json()
     assert completed["jobs"] and all(job["status"] == "completed" for job in completed["jobs"])
@@ -147,10 +156,11 @@ def test_cancelling_all_ends_every_sub_job(live_stack: Clients) -> None:
             "hyperparameters": {"neural-net": {"epochs": 1000, "batch_size": 16}}}  # fmt: skip
     job_id = live_stack.hr.post("/train", json=slow).json()["job_id"]
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+    while True:
         subs = live_stack.hr.get(f"/train/status/{job_id}").json()["sub_jobs"]
         if any(s["model_type"] == "neural-net" and s["status"] == "running" for s in subs):
             break
+        assert time.monotonic() < deadline, f"the neural-net sub-job never ran: {subs}"
         time.sleep(0.5)
     pid = flow_run_pid(job_id)
     assert live_stack.hr.delete(f"/train/job/{job_id}").status_code == 200

@@ -17,6 +17,7 @@ SMOKES = [
     ("api_load.py", ["--clients", "2", "--seconds", "1", "--tool", "httpx"], "raw Prefect GET /api/flow_runs/{id}"),
     ("concurrency.py", ["--jobs", "2"], "makespan s"),
     ("cancel_latency.py", ["--repeats", "1", "--families", "xgboost"], "process gone p50 s"),
+    ("hostile_requests.py", ["--repeats", "1", "--scale", "0.2"], "ratio ours / unlimited"),
 ]
 
 
@@ -35,3 +36,13 @@ def test_every_benchmark_script_prints_its_table() -> None:
         assert result.returncode == 0, f"{script}:\n{result.stderr[-3000:]}"
         table = [line for line in result.stdout.splitlines() if line.startswith("|")]
         assert needle in result.stdout and len(table) >= 3, f"{script}:\n{result.stdout}"
+        assert _errors_column(table) in (None, [0] * (len(table) - 2)), f"{script} saw errors:\n{result.stdout}"
+
+
+def _errors_column(table: list[str]) -> list[int] | None:
+    """The values of a table's ``errors`` column (None when it has none): a load run with errors is no result."""
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table]
+    if "errors" not in rows[0]:
+        return None
+    column = rows[0].index("errors")
+    return [int(row[column]) for row in rows[2:]]

@@ -15,6 +15,7 @@ from prefect.states import Scheduled
 
 from tests.integration.conftest import Clients
 from tests.integration.helpers import flow_run_pid, task_states, wait_for_status
+from trainyard.registry.runs import get_run
 from trainyard.settings import get_settings
 
 pytestmark = pytest.mark.integration
@@ -30,8 +31,8 @@ def test_killed_run_process_shows_failed_within_90s(live_stack: Clients) -> None
     body = wait_for_status(live_stack.hr, job_id, {"failed"}, timeout=90)
     assert body["prefect_state"] == "Crashed" and body["error"], body
     assert time.monotonic() - started < 90
-    run = live_stack.hr.get("/api/training/runs/", params={"status": "FAILED", "page_size": 100}).json()["results"]
-    assert any(r["status"] == "FAILED" for r in run)
+    record = get_run(job_id)  # this job's own record, not just any failed one
+    assert record is not None and record.status == "FAILED" and record.error_message, record
 
 
 def test_killed_worker_and_run_show_failed_not_running_forever(live_stack: Clients) -> None:

@@ -17,6 +17,7 @@ from flows.train_all import train_all
 from flows.xgboost import train_xgboost
 from tests.integration.helpers import task_states
 from trainyard.dataset_files import file_sha256
+from trainyard.devices import cuda_device_count, torch_device, xgboost_device
 from trainyard.model_store import load_model
 from trainyard.params import (
     ModelType,
@@ -57,7 +58,8 @@ def test_each_flow_trains_each_dataset(prefect_api: str, model_type: ModelType, 
     assert run is not None and run.status == "COMPLETED" and run.model_path == str(path)
     assert run.dataset_sha256 == file_sha256(get_settings().data_roots[0] / dataset)
     assert run.total_samples == len(pd.read_csv(get_settings().data_roots[0] / dataset))
-    assert run.library_versions["scikit-learn"] != "not installed" and run.code_version and run.device == "cpu"
+    assert run.library_versions["scikit-learn"] != "not installed" and run.code_version
+    assert run.device == _device_offered(model_type)
     full = pd.read_csv(get_settings().data_roots[0] / dataset)
     assert set(run.per_class_metrics) == {str(v) for v in full[DATASETS[dataset]].unique()}
     assert run.cv_metrics is not None and 0 < run.cv_metrics["accuracy"]["mean"] <= 1
@@ -122,3 +124,21 @@ def test_duplicate_model_version_fails_before_training(prefect_api: str) -> None
     run = get_run(str(state.state_details.flow_run_id))
     assert run is not None and "already exists" in (run.error_message or "")
     assert "fit-xgboost" not in task_states(run.flow_run_id)
+
+
+def _device_offered(model_type: ModelType) -> str:
+    """What ``auto`` must pick on this host: the forest is CPU-only, the others take a GPU when there is one."""
+    if model_type is ModelType.RANDOM_FOREST:
+        return "cpu"
+    return xgboost_device("auto") if model_type is ModelType.XGBOOST else torch_device("auto")
+
+
+@pytest.mark.skipif(cuda_device_count() > 0, reason="this host has a GPU: cuda is a valid request here")
+@pytest.mark.parametrize("model_type", [ModelType.XGBOOST, ModelType.NEURAL_NET])
+def test_cuda_requested_without_a_gpu_is_a_clear_failure(prefect_api: str, model_type: ModelType) -> None:
+    flow, params_type, hyper = FAST[model_type]
+    state = flow(params_type(dataset="churn.csv", hyperparameters=hyper, device="cuda"), return_state=True)
+    assert state.type == StateType.FAILED
+    run = get_run(str(state.state_details.flow_run_id))
+    assert run is not None and "device 'cuda' requested but" in (run.error_message or ""), run.error_message
+    assert run.model_path is None

@@ -6,12 +6,13 @@ import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 from tests.integration.conftest import Clients
-from tests.integration.helpers import wait_for_status
+from tests.integration.helpers import task_ended_at, task_states, wait_for_status
 from trainyard.processes import wait_http
 from trainyard.registry.runs import get_model_version
 
@@ -57,12 +58,17 @@ def test_prefect_server_restart_mid_run_the_run_finishes_and_everything_answers(
     net = {"dataset": "churn.csv", "retrain": True, "use_cv": False,
            "hyperparameters": {"epochs": 120, "batch_size": 32}}  # fmt: skip
     job_id = live_stack.hr.post("/train/neural-net", json=net).json()["job_id"]
-    wait_for_status(live_stack.hr, job_id, {"running"})
+    deadline = time.monotonic() + 120
+    while task_states(job_id).get("fit-neural-net") != "Running":
+        assert time.monotonic() < deadline, f"the fit never ran: {task_states(job_id)}"
+        time.sleep(0.2)
+    restarted_at = datetime.now(UTC)
     live_stack.stack.restart("prefect-server")  # SIGTERM, then the same command on the same database
     wait_http(f"{live_stack.stack.prefect_api_url}/health", 120)
 
     done = wait_for_status(live_stack.hr, job_id, {"completed", "failed", "cancelled"}, timeout=300)
     assert done["status"] == "completed", done  # Prefect's clients retry through a short outage
+    assert task_ended_at(job_id, "fit-neural-net") > restarted_at, "the restart must land mid-fit"
     assert done["model_path"] and os.path.isdir(done["model_path"])
     # The workers kept polling: a new job is picked up and runs to the end.
     after = live_stack.hr.post("/train/random-forest", json={"dataset": "future_skills_dataset.csv",

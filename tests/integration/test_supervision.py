@@ -8,14 +8,13 @@ import signal
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from uuid import UUID
 
 import pytest
 from prefect import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 
 from tests.integration.conftest import Clients
-from tests.integration.helpers import paused_pools, task_states, wait_for_status
+from tests.integration.helpers import paused_pools, task_ended_at, task_states, wait_for_status
 from trainyard.model_store import load_model
 from trainyard.processes import pid_alive, wait_http
 
@@ -43,16 +42,6 @@ def _wait_for_respawn(live_stack: Clients, name: str, old_pid: int, timeout: flo
         assert time.monotonic() < deadline, f"{name} was not restarted within {timeout}s"
         time.sleep(0.2)
     return pid
-
-
-def _fit_ended(job_id: str, task: str = "fit-neural-net") -> datetime:
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-
-    with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(job_id)])))
-    ends = [r.end_time for r in runs if r.name.startswith(task) and r.end_time]
-    assert ends, f"{task} never ended"
-    return max(ends)
 
 
 def _pool_ready(pool: str, timeout: float) -> None:
@@ -88,7 +77,7 @@ def test_kill_9_mid_run_the_run_completes_and_the_process_is_restarted(live_stac
         _pool_ready("gpu", timeout=max(1.0, 15 - (time.monotonic() - killed_at)))
     done = wait_for_status(live_stack.hr, job_id, {"completed", "failed", "cancelled"}, timeout=240)
     assert done["status"] == "completed", done  # its output never depended on the dead process
-    assert _fit_ended(job_id) > killed_wall, "the kill must land mid-fit"
+    assert task_ended_at(job_id, "fit-neural-net") > killed_wall, "the kill must land mid-fit"
     load_model(Path(done["model_path"]))
     _new_job_completes(live_stack, "xgboost")
 

@@ -23,6 +23,7 @@ class Role(StrEnum):
 # Group names of the seed's Django deployment, accepted as role aliases.
 ROLE_ALIASES = {"DRH": Role.HR_STAFF, "RESPONSABLE_RH": Role.HR_STAFF, "MANAGER": Role.MANAGER}
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+LOCKED = "!"  # a password hash with this prefix belongs to a disabled user: it never verifies
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ def hash_password(password: str, salt: bytes | None = None) -> str:
 
 
 def verify_password(password: str, stored: str) -> bool:
+    if stored.startswith(LOCKED):
+        return False
     try:
         _, salt_hex, digest_hex = stored.split("$")
     except ValueError:

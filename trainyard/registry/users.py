@@ -1,0 +1,117 @@
+"""Managing users and their API tokens (the `trainyard users` / `trainyard tokens` commands).
+
+A disabled user keeps their row (runs name them as ``trained_by``) but can neither log in nor use a
+token: their tokens are deleted and their password hash is locked with a ``!`` prefix, the way
+``passwd -l`` locks a Unix account. Enabling them again unlocks the hash; tokens must be issued anew.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+
+from trainyard.errors import TrainyardError
+from trainyard.registry.auth import LOCKED, create_user, issue_token, parse_role
+from trainyard.registry.db import session_scope
+from trainyard.registry.models import ApiToken, User
+
+
+class UserError(TrainyardError):
+    """A user-management request that cannot be done (unknown user, taken name, bad role)."""
+
+
+@dataclass(frozen=True)
+class UserSummary:
+    username: str
+    role: str
+    disabled: bool
+    tokens: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TokenSummary:
+    id: int
+    username: str
+    created_at: datetime
+    digest_prefix: str
+
+
+def add_user(username: str, password: str, role: str) -> None:
+    try:
+        parsed = parse_role(role)
+    except ValueError:
+        raise UserError(
+            f"unknown role {role!r}; roles: admin, hr_staff, manager (or DRH, RESPONSABLE_RH, MANAGER)"
+        ) from None
+    if _user_id(username, required=False) is not None:
+        raise UserError(f"user {username!r} already exists")
+    create_user(username, password, parsed)
+
+
+def list_users() -> list[UserSummary]:
+    with session_scope() as session:
+        counts = dict(session.execute(select(ApiToken.user_id, func.count()).group_by(ApiToken.user_id)).all())
+        return [
+            UserSummary(u.username, u.role, u.password_hash.startswith(LOCKED), counts.get(u.id, 0), u.created_at)
+            for u in session.scalars(select(User).order_by(User.username))
+        ]
+
+
+def set_disabled(username: str, disabled: bool) -> int:
+    """Lock (and revoke every token of) or unlock ``username``; returns how many tokens were revoked."""
+    user_id = _user_id(username)
+    with session_scope() as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        locked = user.password_hash.startswith(LOCKED)
+        if disabled and not locked:
+            user.password_hash = LOCKED + user.password_hash
+        elif not disabled and locked:
+            user.password_hash = user.password_hash.removeprefix(LOCKED)
+        revoked = session.execute(delete(ApiToken).where(ApiToken.user_id == user_id)).rowcount if disabled else 0
+    return int(revoked or 0)
+
+
+def create_token(username: str) -> str:
+    """A new token for an enabled user (shown once: only its sha256 is stored)."""
+    user_id = _user_id(username)
+    with session_scope() as session:
+        user = session.get(User, user_id)
+        if user is not None and user.password_hash.startswith(LOCKED):
+            raise UserError(f"user {username!r} is disabled; enable them first")
+    return issue_token(user_id)
+
+
+def list_tokens(username: str | None = None) -> list[TokenSummary]:
+    query = select(ApiToken, User.username).join(User, User.id == ApiToken.user_id).order_by(ApiToken.id)
+    if username is not None:
+        query = query.where(User.username == username)
+    with session_scope() as session:
+        return [TokenSummary(t.id, name, t.created_at, t.token_sha256[:12]) for t, name in session.execute(query)]
+
+
+def revoke_tokens(*, token_id: int | None = None, username: str | None = None) -> int:
+    """Delete one token (by id) or every token of a user; returns how many were revoked."""
+    query = delete(ApiToken)
+    if token_id is not None:
+        query = query.where(ApiToken.id == token_id)
+    elif username is not None:
+        query = query.where(ApiToken.user_id == _user_id(username))
+    else:
+        raise UserError("name a token id or a user")
+    with session_scope() as session:
+        revoked = int(session.execute(query).rowcount or 0)
+    if revoked == 0:
+        raise UserError(f"no token with id {token_id}" if token_id is not None else f"{username!r} has no tokens")
+    return revoked
+
+
+def _user_id(username: str, *, required: bool = True) -> int | None:
+    with session_scope() as session:
+        user_id = session.scalar(select(User.id).where(User.username == username))
+    if user_id is None and required:
+        raise UserError(f"no user {username!r}")
+    return user_id
