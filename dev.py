@@ -2,7 +2,8 @@
 """Bootstrap for a fresh machine (Python 3.11 + pip only): creates/reuses .venv, then runs a command.
 
 python3 dev.py up      # Prefect server (SQLite), workers, the API; deploys and trains a model
-python3 dev.py test    # ruff + the whole test suite (unit + integration on a real Prefect server)
+python3 dev.py test    # ruff + the whole test suite (unit + integration on a real Prefect server,
+                       # and the Prefect UI in Debian's chromium, which it installs as root if missing)
 python3 dev.py install # only (re)create the virtual environment
 python3 dev.py lock    # re-resolve pyproject.toml in a scratch venv and rewrite constraints.txt
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -54,6 +56,20 @@ def ensure_venv() -> Path:
     return python
 
 
+def ensure_chromium() -> None:
+    """The Prefect-UI tests drive Debian's chromium (Playwright cannot download a browser here).
+    As root, install it with apt-get when missing; otherwise say how, and those tests fail saying so."""
+    if shutil.which("chromium"):
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        print("chromium is missing: `apt-get install chromium` (as root) for the Prefect-UI tests", flush=True)
+        return
+    print("installing Debian's chromium for the Prefect-UI tests", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, stdout=subprocess.DEVNULL)
+
+
 def lock() -> int:
     """Resolve the newest releases pyproject.toml allows in a scratch venv; write them as constraints.txt."""
     with tempfile.TemporaryDirectory(prefix="trainyard-lock-") as scratch:
@@ -86,6 +102,7 @@ def main(argv: list[str]) -> int:
         os.chdir(ROOT)
         os.execv(trainyard, [trainyard, "up", *rest])
     if command == "test":
+        ensure_chromium()
         lint = subprocess.call([str(BIN / "ruff"), "check", "."], cwd=ROOT)
         tests = subprocess.call([str(python), "-m", "pytest", *rest], cwd=ROOT)
         return lint or tests

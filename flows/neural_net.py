@@ -6,12 +6,12 @@ from prefect import flow
 
 from flows.pipeline import run_pipeline
 from tasks.fit_neural_net import fit_neural_net
-from tasks.records import STATE_HOOKS
+from tasks.records import FLOW_OPTIONS
 from trainyard.params import ModelType, NeuralNetParams
 from trainyard.refs import TrainingOutcome
 
 
-@flow(name="train-neural-net", result_serializer="json", **STATE_HOOKS)
+@flow(name="train-neural-net", **FLOW_OPTIONS)
 def train_neural_net(params: NeuralNetParams = NeuralNetParams()) -> TrainingOutcome:
     """Train, evaluate and register the torch MLP classifier."""
     return run_pipeline(ModelType.NEURAL_NET, params, fit_neural_net)

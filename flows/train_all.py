@@ -11,7 +11,7 @@ from flows.neural_net import train_neural_net
 from flows.random_forest import train_random_forest
 from flows.xgboost import train_xgboost
 from tasks.load import load_dataset
-from tasks.records import outcome_of
+from tasks.records import RESULT_OPTIONS, outcome_of
 from tasks.split import split_dataset
 from tasks.validate import validate_dataset
 from trainyard.cancellation import stopping_sub_jobs_on_termination
@@ -37,7 +37,7 @@ def train_model(model_type: ModelType, params: TrainAllParams) -> TrainingOutcom
     return FLOWS[model_type](params.for_model(model_type))
 
 
-@flow(name="train-all", task_runner=ThreadPoolTaskRunner(max_workers=3), result_serializer="json")
+@flow(name="train-all", task_runner=ThreadPoolTaskRunner(max_workers=3), **RESULT_OPTIONS)
 def train_all(params: TrainAllParams = TrainAllParams()) -> dict[str, TrainingOutcome]:
     """Train every model family on one dataset; the children reuse the cached load/validate/split."""
     split_dataset(validate_dataset(load_dataset(params.dataset)), params.test_split, params.random_state)

@@ -83,3 +83,8 @@ STATE_HOOKS: dict[str, list[Any]] = {
     "on_crashed": [record_final_state],
     "on_cancellation": [record_final_state],
 }
+# A flow's return value is not persisted: Prefect refuses to rerun a Completed run whose result is
+# persisted, and the UI's Retry must work on every final state. What Prefect does write for a run (a
+# failed run's exception) is JSON: nothing in the result store is ever a pickle.
+RESULT_OPTIONS: dict[str, Any] = {"persist_result": False, "result_serializer": "json"}
+FLOW_OPTIONS: dict[str, Any] = {**RESULT_OPTIONS, **STATE_HOOKS}

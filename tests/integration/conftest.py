@@ -20,11 +20,11 @@ from trainyard.stack import Stack
 @pytest.fixture(scope="session")
 def stack(sandbox: Path) -> Iterator[Stack]:
     """The Prefect server, started lazily; the API and workers join it in ``live_stack``."""
-    # Prefect's scheduler runs as it does for users (test_schedules.py relies on it). Runs that tests
-    # hold in paused pools are not re-stated Late (writes that only contend with the tests' own on SQLite).
+    # Prefect's scheduler and UI run as they do for users (test_schedules.py and test_prefect_ui.py
+    # rely on them). Runs that tests hold in paused pools are not re-stated Late (writes that only
+    # contend with the tests' own on SQLite).
     running = Stack(prefect_port=free_port(), api_port=free_port(),
-                    extra_env={"PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
-                               "PREFECT_SERVER_UI_ENABLED": "false"})  # fmt: skip
+                    extra_env={"PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false"})  # fmt: skip
     try:
         running.start_warm_servers()
         running.start_server()

@@ -1,0 +1,87 @@
+"""Operators' clicks in the real Prefect UI (headless Chromium): Retry on a Completed run, Cancel on a
+running one. Screenshots of each step are kept in artifacts/ui-tests/."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+from tests.integration.conftest import Clients
+from tests.integration.helpers import flow_run_pid, task_states, wait_for_status
+from tests.integration.test_retries import assert_model_served, wait_for_rerun
+from trainyard.processes import pid_alive
+from trainyard.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.integration
+SHOTS = PROJECT_ROOT / "artifacts" / "ui-tests"
+# As the machine's probe runs it: no sandbox (root), and none of Chromium's own network chatter.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def page() -> Iterator[Page]:
+    executable = shutil.which("chromium")
+    assert executable, "Debian's chromium is needed for the UI tests (.ci/run installs it: apt-get install chromium)"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(30_000)
+        yield page
+        browser.close()
+
+
+def _open_run(page: Page, live_stack: Clients, job_id: str, shot: str) -> None:
+    ui = live_stack.stack.prefect_api_url.removesuffix("/api")
+    page.goto(f"{ui}/runs/flow-run/{job_id}")
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(SHOTS / f"{shot}.png"))
+    assert (SHOTS / f"{shot}.png").stat().st_size > 0
+
+
+def test_retry_clicked_on_a_completed_run_keeps_its_model(live_stack: Clients, page: Page) -> None:
+    created = live_stack.hr.post("/api/training/train/", json={"model_version": "ui-retry-v1"})
+    assert created.status_code == 201, created.text
+    before = assert_model_served(live_stack.hr, created.json()["training_run_id"], "ui-retry-v1")
+    job_id = before["flow_run_id"]
+    _open_run(page, live_stack, job_id, "retry-1-completed-run")
+
+    page.get_by_role("button", name="Retry").first.click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("Any task runs without a persisted result will be run again").wait_for()
+    page.screenshot(path=str(SHOTS / "retry-2-dialog.png"))
+    dialog.get_by_role("button", name="Retry").click()
+    wait_for_rerun(job_id, previous_count=1)
+    _open_run(page, live_stack, job_id, "retry-3-after")
+
+    after = assert_model_served(live_stack.hr, created.json()["training_run_id"], "ui-retry-v1")
+    assert after["model_path"] == before["model_path"] and after["accuracy"] == before["accuracy"]
+
+
+def test_cancel_clicked_on_a_running_job_ends_its_process(live_stack: Clients, page: Page) -> None:
+    slow = {"dataset": "churn.csv", "retrain": True, "use_cv": False,
+            "hyperparameters": {"epochs": 1000, "batch_size": 16}}  # fmt: skip
+    job_id = live_stack.hr.post("/train/neural-net", json=slow).json()["job_id"]
+    deadline = time.monotonic() + 120
+    while task_states(job_id).get("fit-neural-net") != "Running":
+        assert time.monotonic() < deadline, task_states(job_id)
+        time.sleep(0.2)
+    pid = flow_run_pid(job_id)
+    _open_run(page, live_stack, job_id, "cancel-1-running-run")
+
+    page.get_by_role("button", name="Cancel").first.click()
+    page.get_by_role("dialog").get_by_role("button", name="Confirm").click()
+    body = wait_for_status(live_stack.hr, job_id, {"cancelled", "failed", "completed"}, timeout=60)
+    assert body["status"] == "cancelled", body
+    deadline = time.monotonic() + 15
+    while pid_alive(pid):
+        assert time.monotonic() < deadline, f"process {pid} survived the UI's cancel"
+        time.sleep(0.2)
+    _open_run(page, live_stack, job_id, "cancel-2-cancelled")
+    assert page.get_by_text("Cancelled").first.is_visible()
+
