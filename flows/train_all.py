@@ -42,5 +42,5 @@ def train_all(params: TrainAllParams = TrainAllParams()) -> dict[str, TrainingOu
     """Train every model family on one dataset; the children reuse the cached load/validate/split."""
     split_dataset(validate_dataset(load_dataset(params.dataset)), params.test_split, params.random_state)
     futures = {model_type: train_model.submit(model_type, params) for model_type in FLOWS}
-    with stopping_sub_jobs_on_termination(flow_run.get_id(), futures.values()):  # a cancel stops their fits too
+    with stopping_sub_jobs_on_termination(flow_run.get_id()):  # a cancel stops their fits too
         return {str(model_type): future.result() for model_type, future in futures.items()}

@@ -68,14 +68,16 @@ def outcome_of(run: TrainingRun) -> TrainingOutcome:
     )  # fmt: skip
 
 
-def record_final_state(_flow: Any, run: Any, state: Any) -> None:
-    """Flow state hook: copy a failed, crashed or cancelled outcome and its message to the registry."""
+def record_final_state(flow: Any, flow_run: Any, state: Any) -> None:
+    """Flow state hook: copy a failed, crashed or cancelled outcome and its message to the registry.
+
+    The parameter names are Prefect's: a worker that cancels a run calls its hooks by keyword."""
     from trainyard.registry.runs import set_outcome
 
     status = {"FAILED": RunStatus.FAILED, "CRASHED": RunStatus.FAILED, "CANCELLED": RunStatus.CANCELLED,
               "CANCELLING": RunStatus.CANCELLED}.get(state.type.value)  # fmt: skip
     if status is not None:
-        set_outcome(str(run.id), status, state.name, state.message)
+        set_outcome(str(flow_run.id), status, state.name, state.message)
 
 
 STATE_HOOKS: dict[str, list[Any]] = {

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -55,28 +54,17 @@ def xgboost_callback() -> Any:
 
 
 @contextmanager
-def stopping_sub_jobs_on_termination(flow_run_id: str | None, sub_jobs: Iterable[Any],
-                                     settle_seconds: float = 10.0) -> Iterator[None]:  # fmt: skip
-    """Around a parent flow's wait on its sub-jobs (Prefect futures): when Prefect's termination signal
-    reaches the parent (a cancel), stop the fits in their threads, mark the unfinished sub-jobs
-    Cancelled, and let the signal go on once the sub-jobs' threads have ended.
-
-    The sub-jobs are marked twice: a sub-job that was only starting may still move itself from
-    Cancelled to Running (Prefect allows that transition), so the second pass, after its thread
-    ended, settles it. A stopped fit raises ``TrainingStopped``, for which Prefect proposes no state,
-    and the persist step registers nothing once a stop was requested.
-    """
+def stopping_sub_jobs_on_termination(flow_run_id: str | None) -> Iterator[None]:
+    """Around a parent flow's wait on its sub-jobs: when Prefect's termination signal reaches the
+    parent (a cancel), mark its unfinished sub-jobs Cancelled and stop their fits, then let the signal
+    go on. Each stopped sub-job also settles itself Cancelled (``cancelled_when_stopped``), which covers
+    one that was only starting."""
     from prefect.exceptions import TerminationSignal
 
     try:
         yield
     except (TerminationSignal, KeyboardInterrupt):
         request_stop()
-        _cancel_sub_jobs(flow_run_id)
-        deadline = time.monotonic() + settle_seconds
-        for future in sub_jobs:
-            with contextlib.suppress(Exception):
-                future.wait(timeout=max(0.0, deadline - time.monotonic()))
         _cancel_sub_jobs(flow_run_id)
         raise
 

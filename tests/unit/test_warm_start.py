@@ -75,6 +75,26 @@ def test_sigterm_to_the_launcher_reaches_the_run_and_is_its_exit_status(server: 
     assert not pid_alive(run)
 
 
+def test_a_lost_sigterm_is_sent_again(server: Path, tmp_path: Path) -> None:
+    launcher = _launch(server, tmp_path, WARM_TEST_SLEEP="30", WARM_TEST_IGNORE_TERMS="1")
+    run = _run_pid(tmp_path)
+    sent = time.monotonic()
+    launcher.send_signal(signal.SIGTERM)
+    launcher.wait(timeout=10)
+    assert launcher.returncode == 143 and 1.5 < time.monotonic() - sent < 5  # the second SIGTERM ended it
+    assert not pid_alive(run)
+
+
+def test_a_run_that_ignores_sigterm_is_killed_after_8s(server: Path, tmp_path: Path) -> None:
+    launcher = _launch(server, tmp_path, WARM_TEST_SLEEP="60", WARM_TEST_IGNORE_TERMS="100")
+    run = _run_pid(tmp_path)
+    sent = time.monotonic()
+    launcher.send_signal(signal.SIGTERM)
+    launcher.wait(timeout=20)
+    assert launcher.returncode == -signal.SIGKILL and 7.5 < time.monotonic() - sent < 12
+    assert not pid_alive(run)
+
+
 def test_a_killed_launcher_takes_its_run_with_it(server: Path, tmp_path: Path) -> None:
     launcher = _launch(server, tmp_path, WARM_TEST_SLEEP="30")
     run = _run_pid(tmp_path)

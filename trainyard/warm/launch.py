@@ -22,6 +22,9 @@ import sys
 from typing import BinaryIO
 
 STDIO = (0, 1, 2)
+# After a SIGTERM: seconds until it is sent again, again, and then SIGKILL (8 s in all; Prefect's own
+# worker would wait 30 s).
+TERM_RESENDS = (2.0, 2.0, 4.0)
 HEADER = struct.Struct("!I")  # length of the JSON request that follows
 
 
@@ -69,15 +72,29 @@ def main(socket_path: str | None) -> int:
         cold_start()
     child: list[int] = []
     pending: list[int] = []
+    resends = list(TERM_RESENDS)
 
     def forward(signum: int, _frame: object) -> None:
         if child:
             os.kill(child[0], signum)
         else:
             pending.append(signum)
+        if signum == signal.SIGTERM and resends == list(TERM_RESENDS):
+            signal.setitimer(signal.ITIMER_REAL, resends[0])
+
+    def escalate(_signum: int, _frame: object) -> None:
+        """Prefect turns SIGTERM into an exception raised wherever the run's main thread is; raised inside
+        a ``__del__`` (a garbage-collected socket, seen in CI) it is swallowed and the run trains on. So
+        the signal is sent again, and a run still alive after all of them is killed."""
+        resends.pop(0)
+        if child:
+            os.kill(child[0], signal.SIGTERM if resends else signal.SIGKILL)
+        if resends:
+            signal.setitimer(signal.ITIMER_REAL, resends[0])
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, forward)
+    signal.signal(signal.SIGALRM, escalate)
     send_request(sock, os.getcwd(), dict(os.environ))
     stream = sock.makefile("rb")
     started = read_line(stream)
@@ -93,7 +110,8 @@ def main(socket_path: str | None) -> int:
         return 1
     code = ended[1]
     if code < 0:  # killed by a signal: end the same way, so the worker reads the same status
-        signal.signal(-code, signal.SIG_DFL)
+        if -code != signal.SIGKILL:  # SIGKILL has no handler to reset
+            signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
     return code
 
