@@ -6,10 +6,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from uuid import UUID
 
 import httpx
 from prefect import get_client
+
+from trainyard.model_store import load_model
 
 
 def wait_for_status(client: httpx.Client, job_id: str, wanted: set[str], timeout: float = 180) -> dict:
@@ -94,3 +97,28 @@ def paused_pools(pools: tuple[str, ...] = ("cpu", "gpu")) -> Iterator[None]:
                     client.set_flow_run_state(run.id, Cancelled(message="test cleanup"), force=True)
             for pool in pools:
                 client.update_work_pool(pool, WorkPoolUpdate(is_paused=False))
+
+
+def wait_for_rerun(job_id: str, previous_count: int, timeout: float = 180) -> None:
+    """Until the retried run has run again and reached a final state."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(UUID(job_id))
+        if run.run_count > previous_count and run.state and run.state.is_final():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"run {job_id} did not run again to a final state; now {run.state} (count {run.run_count})")
+
+
+def assert_model_served(client: httpx.Client, training_run_id: int, version: str) -> dict:
+    """Both APIs call the run completed with its model, which loads and is listed."""
+    detail = client.get(f"/api/training/runs/{training_run_id}/").json()
+    assert detail["status"] == "COMPLETED" and detail["error_message"] is None, detail
+    assert detail["model_version"] == version and detail["accuracy"] is not None, detail
+    job = client.get(f"/train/status/{detail['flow_run_id']}").json()
+    assert job["status"] == "completed" and job["model_path"] == detail["model_path"], job
+    load_model(Path(detail["model_path"]))
+    listed = client.get("/train/models/available").json()["available_models"]
+    assert listed[f"random-forest/{version}"]["path"] == detail["model_path"], listed.keys()
+    return detail

@@ -11,8 +11,7 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from tests.integration.conftest import Clients
-from tests.integration.helpers import flow_run_pid, task_states, wait_for_status
-from tests.integration.test_retries import assert_model_served, wait_for_rerun
+from tests.integration.helpers import assert_model_served, flow_run_pid, task_states, wait_for_rerun, wait_for_status
 from trainyard.processes import pid_alive
 from trainyard.settings import PROJECT_ROOT
 
@@ -84,4 +83,3 @@ def test_cancel_clicked_on_a_running_job_ends_its_process(live_stack: Clients, p
         time.sleep(0.2)
     _open_run(page, live_stack, job_id, "cancel-2-cancelled")
     assert page.get_by_text("Cancelled").first.is_visible()
-

@@ -6,14 +6,12 @@ import time
 from pathlib import Path
 from uuid import UUID
 
-import httpx
 import pytest
 from prefect import get_client
 from prefect.states import Scheduled
 
 from tests.integration.conftest import Clients
-from tests.integration.helpers import task_states, wait_for_log, wait_for_status
-from trainyard.model_store import load_model
+from tests.integration.helpers import assert_model_served, task_states, wait_for_log, wait_for_rerun, wait_for_status
 from trainyard.registry.runs import get_run
 
 pytestmark = pytest.mark.integration
@@ -25,31 +23,6 @@ def retry(job_id: str) -> int:
         count = client.read_flow_run(UUID(job_id)).run_count
         client.set_flow_run_state(UUID(job_id), Scheduled(name="AwaitingRetry"), force=True)
     return count
-
-
-def wait_for_rerun(job_id: str, previous_count: int, timeout: float = 180) -> None:
-    """Until the retried run has run again and reached a final state."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with get_client(sync_client=True) as client:
-            run = client.read_flow_run(UUID(job_id))
-        if run.run_count > previous_count and run.state and run.state.is_final():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"run {job_id} did not run again to a final state; now {run.state} (count {run.run_count})")
-
-
-def assert_model_served(client: httpx.Client, training_run_id: int, version: str) -> dict:
-    """Both APIs call the run completed with its model, which loads and is listed."""
-    detail = client.get(f"/api/training/runs/{training_run_id}/").json()
-    assert detail["status"] == "COMPLETED" and detail["error_message"] is None, detail
-    assert detail["model_version"] == version and detail["accuracy"] is not None, detail
-    job = client.get(f"/train/status/{detail['flow_run_id']}").json()
-    assert job["status"] == "completed" and job["model_path"] == detail["model_path"], job
-    load_model(Path(detail["model_path"]))
-    listed = client.get("/train/models/available").json()["available_models"]
-    assert listed[f"random-forest/{version}"]["path"] == detail["model_path"], listed.keys()
-    return detail
 
 
 def test_retry_of_a_completed_run_keeps_its_model_and_ends_completed(live_stack: Clients) -> None:
