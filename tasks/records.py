@@ -69,21 +69,21 @@ def outcome_of(run: TrainingRun) -> TrainingOutcome:
 
 
 def record_final_state(flow: Any, flow_run: Any, state: Any) -> None:
-    """Flow state hook: copy a failed, crashed or cancelled outcome and its message to the registry.
+    """Flow state hook: copy a failed or crashed outcome and its message to the registry.
 
-    The parameter names are Prefect's: a worker that cancels a run calls its hooks by keyword."""
+    The parameter names are Prefect's, which may call hooks by keyword."""
     from trainyard.registry.runs import set_outcome
 
-    status = {"FAILED": RunStatus.FAILED, "CRASHED": RunStatus.FAILED, "CANCELLED": RunStatus.CANCELLED,
-              "CANCELLING": RunStatus.CANCELLED}.get(state.type.value)  # fmt: skip
-    if status is not None:
-        set_outcome(str(flow_run.id), status, state.name, state.message)
+    if state.type.value in {"FAILED", "CRASHED"}:
+        set_outcome(str(flow_run.id), RunStatus.FAILED, state.name, state.message)
 
 
+# No on_cancellation hook: a worker that cancels a run runs that hook itself, after loading the flow
+# (seconds), and only then marks the run Cancelled, over a Retry made meanwhile. The registry learns of a
+# cancel from Prefect on its next read (``reconcile``), as it does of any state.
 STATE_HOOKS: dict[str, list[Any]] = {
     "on_failure": [record_final_state],
     "on_crashed": [record_final_state],
-    "on_cancellation": [record_final_state],
 }
 # A flow's return value is not persisted: Prefect refuses to rerun a Completed run whose result is
 # persisted, and the UI's Retry must work on every final state. What Prefect does write for a run (a

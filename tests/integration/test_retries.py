@@ -11,7 +11,15 @@ from prefect import get_client
 from prefect.states import Scheduled
 
 from tests.integration.conftest import Clients
-from tests.integration.helpers import assert_model_served, task_states, wait_for_log, wait_for_rerun, wait_for_status
+from tests.integration.helpers import (
+    assert_model_served,
+    flow_run_pid,
+    task_states,
+    wait_for_log,
+    wait_for_rerun,
+    wait_for_status,
+)
+from trainyard.processes import pid_alive
 from trainyard.registry.runs import get_run
 
 pytestmark = pytest.mark.integration
@@ -47,9 +55,17 @@ def test_retry_of_a_cancelled_run_shows_running_in_both_apis_then_completes_from
     created = live_stack.hr.post("/api/training/train/", json=request).json()
     job_id, run_id = created["job_id"], created["training_run_id"]
     _wait_for_task(job_id, "fit-random-forest", "Running")  # cancelled mid-fit, as a fact
+    pid = flow_run_pid(job_id)
     assert live_stack.hr.delete(f"/train/job/{job_id}").status_code == 200
     wait_for_status(live_stack.hr, job_id, {"cancelled"}, timeout=60)
     assert live_stack.hr.get(f"/api/training/runs/{run_id}/").json()["status"] == "CANCELLED"
+    # The worker marks the run Cancelled once its process is gone, over anything set before that (a
+    # Prefect race an operator can hit too): retry after it, as an operator reading the UI would.
+    deadline = time.monotonic() + 30
+    while pid_alive(pid):
+        assert time.monotonic() < deadline, f"process {pid} outlived the cancel"
+        time.sleep(0.2)
+    time.sleep(1)
 
     count = retry(job_id)
     seen_running = False

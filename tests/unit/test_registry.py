@@ -86,12 +86,12 @@ def test_a_version_is_claimed_by_a_live_or_completed_run_and_given_back_by_a_fai
 
 
 def test_the_state_hook_accepts_prefects_keyword_call() -> None:
-    """A worker cancelling a run calls ``hook(flow=..., flow_run=..., state=...)``; the engine calls it positionally."""
+    """Prefect's runner calls ``hook(flow=..., flow_run=..., state=...)``; the engine calls it positionally."""
     from types import SimpleNamespace
 
     from tasks.records import record_final_state
 
-    state = SimpleNamespace(type=SimpleNamespace(value="CANCELLED"), name="Cancelled", message="by the worker")
+    state = SimpleNamespace(type=SimpleNamespace(value="CRASHED"), name="Crashed", message="process exited")
     unknown = SimpleNamespace(id="00000000-0000-0000-0000-000000000000")  # no record: nothing to mark, no error
     record_final_state(flow=None, flow_run=unknown, state=state)
     record_final_state(None, unknown, state)
