@@ -88,6 +88,7 @@ class PrefectGateway:
         self._deployment_ids: dict[str, UUID] = {}
         self._flow_types: dict[UUID, str | None] = {}  # flow ids never change: one read per flow
         self._pools: TTLCache[str, WorkPool] = TTLCache(maxsize=64, ttl=POOL_STATUS_SECONDS)
+        self._pools_lock = threading.Lock()
 
     @classmethod
     @contextmanager
@@ -239,12 +240,15 @@ class PrefectGateway:
         worker), or None. Pool reads are kept for ``POOL_STATUS_SECONDS``: no event announces them."""
         if job.state_type not in NOT_STARTED or job.work_pool is None:
             return None
-        pool = self._pools.get(job.work_pool)
+        with self._pools_lock:  # cachetools caches are not thread-safe; routes run in a thread pool
+            pool = self._pools.get(job.work_pool)
         if pool is None:
             try:
-                pool = self._pools[job.work_pool] = self.client.read_work_pool(job.work_pool)
+                pool = self.client.read_work_pool(job.work_pool)
             except ObjectNotFound:
                 return f"work pool {job.work_pool!r} does not exist: no worker will start this job"
+            with self._pools_lock:
+                self._pools[job.work_pool] = pool
         if pool.is_paused:
             return f"work pool {job.work_pool!r} is paused: the job starts when an operator resumes it"
         if pool.status is not None and pool.status.value != "READY":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
@@ -81,7 +81,12 @@ def task_states(flow_run_id: str) -> dict[str, str]:
 def paused_pools(pools: tuple[str, ...] = ("cpu", "gpu")) -> Iterator[None]:
     """Workers take nothing while inside; runs still not started on exit are Cancelled."""
     from prefect.client.schemas.actions import WorkPoolUpdate
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterExpectedStartTime,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
     from prefect.client.schemas.objects import StateType
     from prefect.states import Cancelled
 
@@ -91,7 +96,11 @@ def paused_pools(pools: tuple[str, ...] = ("cpu", "gpu")) -> Iterator[None]:
         try:
             yield
         finally:
-            waiting = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])))
+            # Runs made inside (due now), not the future runs Prefect's scheduler keeps for the schedules.
+            waiting = FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
+                expected_start_time=FlowRunFilterExpectedStartTime(before_=datetime.now(UTC)),
+            )
             while runs := client.read_flow_runs(flow_run_filter=waiting, limit=200):
                 for run in runs:
                     client.set_flow_run_state(run.id, Cancelled(message="test cleanup"), force=True)
