@@ -31,19 +31,28 @@ def spawn(args: Sequence[str], env: Mapping[str, str], log_file: Path, cwd: Path
         )  # fmt: skip
 
 
-def wait_http(url: str, timeout: float, process: subprocess.Popen | None = None) -> None:
-    """Poll ``url`` until it answers 2xx; fail early if ``process`` exits first."""
+def wait_http(url: str, timeout: float, process: subprocess.Popen | None = None, log_file: Path | None = None) -> None:
+    """Poll ``url`` until it answers 2xx; fail early if ``process`` exits first.
+
+    A failure quotes the end of ``log_file`` (the process's output), so the cause is in the error.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with {process.returncode} before {url} came up")
+            raise RuntimeError(f"{process.args[0]} exited with {process.returncode} before {url} came up" + _tail(log_file))
         try:
             if httpx.get(url, timeout=2).is_success:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s" + _tail(log_file))
+
+
+def _tail(log_file: Path | None, chars: int = 3000) -> str:
+    if log_file is None or not log_file.exists():
+        return ""
+    return f"\n--- end of {log_file} ---\n" + log_file.read_text(errors="replace")[-chars:]
 
 
 def stop(process: subprocess.Popen, grace: float = 10.0) -> None:

@@ -117,7 +117,7 @@ class Stack:
             "prefect-server",
             [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(self.prefect_port)],
         )
-        wait_http(f"{self.prefect_api_url}/health", timeout, process=server)
+        wait_http(f"{self.prefect_api_url}/health", timeout, process=server, log_file=self.logs / "prefect-server.log")
 
     def create_pools(self) -> None:
         from prefect import get_client
@@ -159,7 +159,7 @@ class Stack:
                      "--name", f"{pool}-{index}"],
                 )  # fmt: skip
 
-    def start_api(self, timeout: float = 60, *, name: str = "api", port: int | None = None,
+    def start_api(self, timeout: float = 180, *, name: str = "api", port: int | None = None,
                   env: dict[str, str] | None = None) -> str:  # fmt: skip
         """Start an API process (``name``/``port``/``env`` start extra ones, e.g. for tests); its base URL."""
         port = port or self.api_port
@@ -169,7 +169,7 @@ class Stack:
                 "--timeout-keep-alive", "30"]  # fmt: skip
         process = self._start(name, args, env)
         url = f"http://127.0.0.1:{port}"
-        wait_http(f"{url}/health", timeout, process=process)
+        wait_http(f"{url}/health", timeout, process=process, log_file=self.logs / f"{name}.log")
         return url
 
     def restart(self, name: str) -> None:
