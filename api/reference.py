@@ -27,43 +27,74 @@ is **401** with `WWW-Authenticate: Token`; a known token without the role is **4
 Examples use `TOKEN` from `trainyard tokens create <user>` (or `POST /api-token-auth/`) and the API
 on `localhost:8000`.
 """
-AUTH = "-H \"Authorization: Token $TOKEN\""
+AUTH = '-H "Authorization: Token $TOKEN"'
 JSON = "-H 'Content-Type: application/json'"
 # (roles, example request, example answer) per operation.
 EXAMPLES: dict[tuple[str, str], tuple[str, str, dict[str, Any]]] = {
     ("POST", "/api-token-auth/"): (
         "anyone",
-        f"curl -s -X POST localhost:8000/api-token-auth/ {JSON} -d '{{\"username\": \"ana\", \"password\": \"…\"}}'",
+        f'curl -s -X POST localhost:8000/api-token-auth/ {JSON} -d \'{{"username": "ana", "password": "…"}}\'',
         {"token": "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"},
     ),
     ("GET", "/health"): ("anyone", "curl -s localhost:8000/health", {"status": "ok"}),
     ("POST", "/train/{model_type}"): (
         "admin, hr_staff",
         f'curl -s -X POST "http://127.0.0.1:8000/train/xgboost" {AUTH}',
-        {"job_id": "0b6f2f3e-…", "status": "started", "message": "Training initiated for xgboost",
-         "model_type": "xgboost", "prefect_ui_url": "http://127.0.0.1:4200/runs/flow-run/0b6f2f3e-…"},
+        {
+            "job_id": "0b6f2f3e-…",
+            "status": "started",
+            "message": "Training initiated for xgboost",
+            "model_type": "xgboost",
+            "prefect_ui_url": "http://127.0.0.1:4200/runs/flow-run/0b6f2f3e-…",
+        },
     ),
     ("POST", "/train"): (
         "admin, hr_staff",
         f"curl -s -X POST localhost:8000/train {AUTH} {JSON} "
-        "-d '{\"model_type\": \"all\", \"use_cv\": true, \"retrain\": true}'",
-        {"job_id": "5c1d…", "status": "started", "message": "Training initiated for all", "model_type": "all",
-         "prefect_ui_url": "http://127.0.0.1:4200/runs/flow-run/5c1d…"},
+        '-d \'{"model_type": "all", "use_cv": true, "retrain": true}\'',
+        {
+            "job_id": "5c1d…",
+            "status": "started",
+            "message": "Training initiated for all",
+            "model_type": "all",
+            "prefect_ui_url": "http://127.0.0.1:4200/runs/flow-run/5c1d…",
+        },
     ),
     ("GET", "/train/status/{job_id}"): (
         "admin, hr_staff, manager",
         f"curl -s localhost:8000/train/status/0b6f2f3e-… {AUTH}",
-        {"job_id": "0b6f2f3e-…", "status": "completed", "prefect_state": "Completed", "model_type": "xgboost",
-         "started_at": "2026-11-24T08:00:01+00:00", "completed_at": "2026-11-24T08:00:03+00:00",
-         "model_path": "artifacts/models/xgboost/v20261124_080001-0b6f2f3e", "metrics": {"accuracy": 0.91},
-         "error": None, "logs": ["… fitted in 0.84s"], "sub_jobs": [], "message": None},
+        {
+            "job_id": "0b6f2f3e-…",
+            "status": "completed",
+            "prefect_state": "Completed",
+            "model_type": "xgboost",
+            "started_at": "2026-11-24T08:00:01+00:00",
+            "completed_at": "2026-11-24T08:00:03+00:00",
+            "model_path": "artifacts/models/xgboost/v20261124_080001-0b6f2f3e",
+            "metrics": {"accuracy": 0.91},
+            "error": None,
+            "logs": ["… fitted in 0.84s"],
+            "sub_jobs": [],
+            "message": None,
+        },
     ),
     ("GET", "/train/jobs"): (
         "admin, hr_staff, manager",
         f'curl -s "localhost:8000/train/jobs?limit=10&status=running" {AUTH}',
-        {"jobs": [{"job_id": "5c1d…", "status": "running", "prefect_state": "Running", "model_type": "all",
-                   "started_at": "2026-11-24T08:01:00+00:00", "completed_at": None}],
-         "total_count": 1, "filtered_count": 1},
+        {
+            "jobs": [
+                {
+                    "job_id": "5c1d…",
+                    "status": "running",
+                    "prefect_state": "Running",
+                    "model_type": "all",
+                    "started_at": "2026-11-24T08:01:00+00:00",
+                    "completed_at": None,
+                }
+            ],
+            "total_count": 1,
+            "filtered_count": 1,
+        },
     ),
     ("DELETE", "/train/job/{job_id}"): (
         "admin, hr_staff",
@@ -73,34 +104,78 @@ EXAMPLES: dict[tuple[str, str], tuple[str, str, dict[str, Any]]] = {
     ("GET", "/train/models/available"): (
         "admin, hr_staff, manager",
         f"curl -s localhost:8000/train/models/available {AUTH}",
-        {"available_models": {"xgboost/v20261124_080001-0b6f2f3e": {
-            "path": "artifacts/models/xgboost/v20261124_080001-0b6f2f3e", "type": "xgboost", "size": 48211,
-            "modified": "2026-11-24T08:00:03+00:00", "version": "v20261124_080001-0b6f2f3e", "job_id": "0b6f2f3e-…",
-            "sha256": "3f1c…", "metrics": {"accuracy": 0.91}}},
-         "models_directory": "artifacts/models"},
+        {
+            "available_models": {
+                "xgboost/v20261124_080001-0b6f2f3e": {
+                    "path": "artifacts/models/xgboost/v20261124_080001-0b6f2f3e",
+                    "type": "xgboost",
+                    "size": 48211,
+                    "modified": "2026-11-24T08:00:03+00:00",
+                    "version": "v20261124_080001-0b6f2f3e",
+                    "job_id": "0b6f2f3e-…",
+                    "sha256": "3f1c…",
+                    "metrics": {"accuracy": 0.91},
+                }
+            },
+            "models_directory": "artifacts/models",
+        },
     ),
     ("POST", "/api/training/train/"): (
         "admin, hr_staff",
         f"curl -s -X POST localhost:8000/api/training/train/ {AUTH} {JSON} "
-        "-d '{\"hyperparameters\": {\"n_estimators\": 100}, \"model_version\": \"v1.0\"}'",
-        {"training_run_id": 1, "status": "COMPLETED", "message": "Training completed successfully in 1.92s",
-         "model_version": "v1.0", "metrics": {"accuracy": 0.9444, "precision": 0.9452, "recall": 0.9444,
-                                              "f1_score": 0.9441, "training_duration_seconds": 0.31}},
+        '-d \'{"hyperparameters": {"n_estimators": 100}, "model_version": "v1.0"}\'',
+        {
+            "training_run_id": 1,
+            "status": "COMPLETED",
+            "message": "Training completed successfully in 1.92s",
+            "model_version": "v1.0",
+            "metrics": {
+                "accuracy": 0.9444,
+                "precision": 0.9452,
+                "recall": 0.9444,
+                "f1_score": 0.9441,
+                "training_duration_seconds": 0.31,
+            },
+        },
     ),
     ("GET", "/api/training/runs/"): (
         "admin, hr_staff, manager",
         f'curl -s "localhost:8000/api/training/runs/?status=COMPLETED&page_size=10" {AUTH}',
-        {"count": 1, "next": None, "previous": None, "results": [
-            {"id": 1, "run_date": "2026-11-24T08:00:00+00:00", "model_version": "v1.0", "model_type": "random-forest",
-             "status": "COMPLETED", "accuracy": 0.9444, "precision": 0.9452, "recall": 0.9444, "f1_score": 0.9441,
-             "training_duration_seconds": 0.31, "trained_by_username": "ana"}]},
+        {
+            "count": 1,
+            "next": None,
+            "previous": None,
+            "results": [
+                {
+                    "id": 1,
+                    "run_date": "2026-11-24T08:00:00+00:00",
+                    "model_version": "v1.0",
+                    "model_type": "random-forest",
+                    "status": "COMPLETED",
+                    "accuracy": 0.9444,
+                    "precision": 0.9452,
+                    "recall": 0.9444,
+                    "f1_score": 0.9441,
+                    "training_duration_seconds": 0.31,
+                    "trained_by_username": "ana",
+                }
+            ],
+        },
     ),
     ("GET", "/api/training/runs/{run_id}/"): (
         "admin, hr_staff, manager",
         f"curl -s localhost:8000/api/training/runs/1/ {AUTH}",
-        {"id": 1, "status": "COMPLETED", "model_version": "v1.0", "model_path": "artifacts/models/random-forest/v1.0",
-         "dataset_path": "future_skills_dataset.csv", "error_message": None, "flow_run_id": "7a2e…",
-         "device": "cpu", "…": "every field listed below"},
+        {
+            "id": 1,
+            "status": "COMPLETED",
+            "model_version": "v1.0",
+            "model_path": "artifacts/models/random-forest/v1.0",
+            "dataset_path": "future_skills_dataset.csv",
+            "error_message": None,
+            "flow_run_id": "7a2e…",
+            "device": "cpu",
+            "…": "every field listed below",
+        },
     ),
 }
 

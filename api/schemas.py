@@ -99,14 +99,19 @@ class ModelsPublic(BaseModel):
 
 # --- training-runs API (seed 000) ---
 class TrainRunCreate(_Body):
-    dataset_path: str = Field("future_skills_dataset.csv", min_length=1, max_length=1024,
-                              description="Inside a data root; the seed project's `ml/data/` prefix names the root.")
+    dataset_path: str = Field(
+        "future_skills_dataset.csv",
+        min_length=1,
+        max_length=1024,
+        description="Inside a data root; the seed project's `ml/data/` prefix names the root.",
+    )
 
     @field_validator("dataset_path")
     @classmethod
     def _seed_data_dir(cls, value: str) -> str:
         """The seed project kept its datasets in ``ml/data/``: here that directory is the data roots."""
         return value.removeprefix(SEED_DATA_DIR) or value
+
     test_split: float = Field(0.2, ge=0.1, le=0.5)
     hyperparameters: RandomForestHyperparameters = Field(default_factory=RandomForestHyperparameters)
     model_version: ModelVersion | None = None

@@ -35,9 +35,11 @@ def _fits_running(client: object, job_id: str, families: list[str], timeout: flo
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         runs = client.read_flow_runs(  # type: ignore[attr-defined]
-            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=ids)))
+            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=ids))
+        )
         tasks = client.read_task_runs(  # type: ignore[attr-defined]
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[*ids, *(r.id for r in runs)])))
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[*ids, *(r.id for r in runs)]))
+        )
         running = {t.name.rsplit("-", 1)[0] for t in tasks if t.state and t.state.name == "Running"}
         if {f"fit-{family}" for family in families} <= running:
             return

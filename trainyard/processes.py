@@ -39,7 +39,8 @@ def wait_http(url: str, timeout: float, process: subprocess.Popen | None = None,
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with {process.returncode} before {url} came up" + _tail(log_file))
+            exited = f"{process.args[0]} exited with {process.returncode} before {url} came up"
+            raise RuntimeError(exited + _tail(log_file))
         try:
             if httpx.get(url, timeout=2).is_success:
                 return

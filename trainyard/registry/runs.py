@@ -130,8 +130,9 @@ def complete_run(flow_run_id: str, version: ModelVersionRecord | None, **values:
         return run
 
 
-def registered_run(flow_run_id: str | None = None, *, parent: str | None = None,
-                   model_type: str | None = None) -> TrainingRun | None:
+def registered_run(
+    flow_run_id: str | None = None, *, parent: str | None = None, model_type: str | None = None
+) -> TrainingRun | None:
     """The run of ``flow_run_id`` (or the ``model_type`` sub-run of ``parent``) if its model version is
     registered: a retry of it has nothing left to redo."""
     query = select(TrainingRun).join(ModelVersionRecord, ModelVersionRecord.training_run_id == TrainingRun.id)
