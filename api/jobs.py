@@ -9,11 +9,12 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from api.gateway import TERMINAL, JobView, PrefectGateway
-from api.schemas import JOB_TYPES
+from api.schemas import JOB_TYPES, ChampionPublic
 from trainyard.dataset_files import file_sha256, resolve_dataset_path
 from trainyard.errors import DatasetError
 from trainyard.lineage import training_signature
 from trainyard.params import PARAMS_BY_TYPE, ModelType, TrainAllParams, TrainingParams
+from trainyard.registry.aliases import decision_of, holder
 from trainyard.registry.auth import Principal
 from trainyard.registry.models import TrainingRun
 from trainyard.registry.runs import (
@@ -26,7 +27,7 @@ from trainyard.registry.runs import (
     update_run,
 )
 from trainyard.settings import get_settings
-from trainyard.states import run_status
+from trainyard.states import RunStatus, run_status
 
 
 def normalize_job_type(value: str) -> str | None:
@@ -138,3 +139,17 @@ def reconcile(job: JobView) -> TrainingRun | None:
     else:
         update_run(job.id, status=run_status(job.state_type), prefect_state=job.state_name, completed_at=None)
     return get_run(job.id)
+
+
+def champion_view(run: TrainingRun | None) -> ChampionPublic | None:
+    """Whether a run's registered model is champion now, and the run's own promotion decision."""
+    if run is None or run.model_version is None or run.dataset_path is None:
+        return None
+    decision = decision_of(run.flow_run_id)
+    if decision is None and run.status != RunStatus.COMPLETED:
+        return None
+    return ChampionPublic(
+        is_champion=holder(run.model_type, run.dataset_path) == run.model_version,
+        promoted=decision.promoted if decision else None,
+        reason=decision.reason if decision else None,
+    )

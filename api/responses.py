@@ -10,7 +10,8 @@ _DESCRIBED: dict[int, tuple[Any, str]] = {
     400: (ErrorPublic, "Invalid request; the body says which field or why"),
     401: (ErrorPublic, "Missing or unknown token"),
     403: (ErrorPublic, "The token's role may not do this"),
-    404: (ErrorPublic, "No such job, run or page"),
+    404: (ErrorPublic, "No such job, run, model version or page"),
+    409: (ErrorPublic, "The resource changed under the request (another writer moved the alias); try again"),
     500: (ErrorPublic, "Training failed (seed-000 contract); the run record keeps the error"),
     503: (ErrorPublic, "The Prefect server is unreachable; retry after the Retry-After seconds"),
 }

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from trainyard.params import ModelType, ModelVersion, RandomForestHyperparameters
+from trainyard.registry.aliases import ALIAS_PATTERN
 
 JOB_TYPES = [*(str(t) for t in ModelType), "all"]
 
@@ -26,6 +27,9 @@ class TrainOptions(_Body):
     use_cv: bool = True
     hyperparameters: dict[str, Any] | None = None
     dataset: str | None = Field(None, max_length=1024)
+    promote: bool = Field(
+        False, description="Compete for champion: promoted only if it beats the current champion on its held-out rows"
+    )
 
 
 class TrainingRequest(TrainOptions):
@@ -42,11 +46,23 @@ class TrainResponse(BaseModel):
     cached: bool = False
 
 
+class ChampionPublic(BaseModel):
+    is_champion: bool = Field(description="The model carries the champion alias now")
+    promoted: bool | None = Field(description="The run's own decision: it made its model champion (None: not taken)")
+    reason: str | None = Field(description="Why it was or was not promoted")
+
+
+class ProgressPublic(BaseModel):
+    fraction: float = Field(description="0 to 1, as the run last published it (at most once a second)")
+    step: str = Field(description='The step it is in, e.g. "fit: 12/30 epochs" or "evaluate: CV fold 2/5"')
+
+
 class SubJob(BaseModel):
     job_id: str
     model_type: str
     status: str
     prefect_state: str
+    progress: ProgressPublic | None = None
 
 
 class JobPublic(BaseModel):
@@ -66,6 +82,10 @@ class JobStatusPublic(JobPublic):
     sub_jobs: list[SubJob]
     message: str | None = Field(
         None, description="Why a job that has not started cannot start now (no live worker, paused pool)"
+    )
+    progress: ProgressPublic
+    champion: ChampionPublic | None = Field(
+        None, description="Whether the job's model became champion, and why (single-model jobs that registered one)"
     )
 
 
@@ -90,6 +110,33 @@ class ModelPublic(BaseModel):
     job_id: str
     sha256: str
     metrics: dict[str, Any]
+    dataset: str | None = None
+    aliases: list[str] = Field(default_factory=list, description="e.g. ['champion']; set through the aliases route")
+
+
+class AliasRequest(_Body):
+    alias: str = Field(pattern=ALIAS_PATTERN, description="`champion`, or a free-form name such as `staging`")
+
+
+class AliasPublic(BaseModel):
+    model_type: str
+    dataset: str
+    alias: str
+    version: str | None = Field(description="The version that carries it now (None: removed)")
+    previous_version: str | None
+    set_by: str
+    set_at: datetime
+
+
+class AliasEventPublic(BaseModel):
+    model_type: str
+    dataset: str
+    alias: str
+    version: str | None
+    previous_version: str | None
+    actor: str
+    reason: str
+    at: datetime
 
 
 class ModelsPublic(BaseModel):
@@ -159,6 +206,9 @@ class TrainRunDetail(TrainRunPublic):
     notes: str
     flow_run_id: str
     device: str | None
+    aliases: list[str] = Field(default_factory=list, description="Aliases its model version carries now")
+    champion: ChampionPublic | None = None
+    progress: ProgressPublic | None = None
 
 
 class TrainRunsPublic(BaseModel):

@@ -1,29 +1,51 @@
-"""The step sequence every single-model flow runs: load → validate → split → fit → evaluate → persist."""
+"""The step sequence every single-model flow runs: load → validate → split → fit → evaluate → persist,
+then the champion decision and the run's report (summary, plots) on its Prefect page."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from prefect.runtime import flow_run
+
 from tasks.evaluate import evaluate_model
 from tasks.load import load_dataset
 from tasks.persist import persist_model
+from tasks.promote import decide_champion
 from tasks.records import start_run_record
+from tasks.report import publish_report
 from tasks.split import split_dataset
 from tasks.validate import validate_dataset
+from trainyard import progress
 from trainyard.cancellation import cancelled_when_stopped
 from trainyard.params import ModelParams, ModelType
 from trainyard.refs import TrainingOutcome
 
 
 def run_pipeline(model_type: ModelType, p: ModelParams, fit: Any) -> TrainingOutcome:
-    """Call the six steps in order; ``fit`` is the family's fit task."""
-    with cancelled_when_stopped():  # a cancel that stops a fit ends this run Cancelled, nothing registered
+    """Call the steps in order, reporting progress; ``fit`` is the family's fit task."""
+    # A cancel that stops a fit ends this run Cancelled, nothing registered.
+    with cancelled_when_stopped(), progress.reporting(flow_run.get_id(), f"{model_type}-progress") as report:
         record = start_run_record(model_type, p)
         if record.finished is not None:  # a retry of a run whose model is registered: nothing to redo
+            report.finish("done (model already registered)")
             return record.finished
-        dataset = load_dataset(p.dataset)
-        validated = validate_dataset(dataset)
-        split = split_dataset(validated, p.test_split, p.random_state)
-        model = fit(split, p.hyperparameters, p.random_state, p.device)
-        metrics = evaluate_model(model, split, p.use_cv, p.cv_folds, p.random_state)
-        return persist_model(record, model_type, model, metrics, split, p)
+        with report.stage("load", 0.0, 0.04):
+            dataset = load_dataset(p.dataset)
+        with report.stage("validate", 0.04, 0.08):
+            validated = validate_dataset(dataset)
+        with report.stage("split", 0.08, 0.10):
+            split = split_dataset(validated, p.test_split, p.random_state)
+        # With CV, evaluation fits the model cv_folds more times: it gets that share of the run.
+        fit_end = 0.10 + 0.80 / (1 + p.cv_folds) if p.use_cv else 0.86
+        with report.stage("fit", 0.10, fit_end):
+            model = fit(split, p.hyperparameters, p.random_state, p.device)
+        with report.stage("evaluate", fit_end, 0.92):
+            evaluation = evaluate_model(model, split, p.use_cv, p.cv_folds, p.random_state)
+        with report.stage("persist", 0.92, 0.95):
+            outcome = persist_model(record, model_type, model, evaluation.metrics, split, p)
+        with report.stage("champion", 0.95, 0.97):
+            champion = decide_champion(model_type, outcome, evaluation, split, p)
+        with report.stage("report", 0.97, 1.0):
+            publish_report(model_type, outcome, evaluation, model, split, champion)
+        report.finish()
+        return outcome

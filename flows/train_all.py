@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed as wait_each
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -14,6 +15,7 @@ from tasks.load import load_dataset
 from tasks.records import RESULT_OPTIONS, outcome_of
 from tasks.split import split_dataset
 from tasks.validate import validate_dataset
+from trainyard import progress
 from trainyard.cancellation import stopping_sub_jobs_on_termination
 from trainyard.params import ModelType, TrainAllParams
 from trainyard.refs import TrainingOutcome
@@ -40,7 +42,15 @@ def train_model(model_type: ModelType, params: TrainAllParams) -> TrainingOutcom
 @flow(name="train-all", task_runner=ThreadPoolTaskRunner(max_workers=3), **RESULT_OPTIONS)
 def train_all(params: TrainAllParams = TrainAllParams()) -> dict[str, TrainingOutcome]:
     """Train every model family on one dataset; the children reuse the cached load/validate/split."""
-    split_dataset(validate_dataset(load_dataset(params.dataset)), params.test_split, params.random_state)
-    futures = {model_type: train_model.submit(model_type, params) for model_type in FLOWS}
-    with stopping_sub_jobs_on_termination(flow_run.get_id()):  # a cancel stops their fits too
-        return {str(model_type): future.result() for model_type, future in futures.items()}
+    with progress.reporting(flow_run.get_id(), "all-progress") as report:
+        with report.stage("load, validate, split", 0.0, 0.1):
+            split_dataset(validate_dataset(load_dataset(params.dataset)), params.test_split, params.random_state)
+        futures = {model_type: train_model.submit(model_type, params) for model_type in FLOWS}
+        with stopping_sub_jobs_on_termination(flow_run.get_id()), report.stage("train", 0.1, 1.0):
+            # A cancel stops their fits too. Progress here counts finished sub-jobs; each sub-job's
+            # own page (and the API's sub_jobs) shows its epochs, rounds or trees.
+            for done, _ in enumerate(wait_each(list(futures.values())), start=1):
+                report.advance(done, len(futures), "models trained")
+            outcomes = {str(model_type): future.result() for model_type, future in futures.items()}
+        report.finish()
+        return outcomes

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.split import read_side
+from trainyard import cancellation, progress
 from trainyard.refs import Metrics, SplitRef
 
 if TYPE_CHECKING:
@@ -21,24 +23,40 @@ if TYPE_CHECKING:
 CV_SCORING = ("accuracy", "precision_weighted", "recall_weighted", "f1_weighted")
 
 
+@dataclass
+class Evaluation:
+    """Hold-out metrics, and the predictions they came from (for the run's plots); in memory only."""
+
+    metrics: Metrics
+    y_true: np.ndarray
+    proba: np.ndarray
+    classes: np.ndarray
+
+
 @task(name="evaluate-model", cache_policy=NO_CACHE, persist_result=False)
 def evaluate_model(
     model: FittedModel, split: SplitRef, use_cv: bool = False, cv_folds: int = 5, random_state: int = 42
-) -> Metrics:
+) -> Evaluation:
     """Score the fitted model on the held-out rows (and by stratified k-fold CV on the train rows)."""
-    import numpy as np
-
-    test = read_side(split, "test")
-    y_true = test[split.target].to_numpy()
-    proba = model.pipeline.predict_proba(test[split.features])
-    classes = model.pipeline.classes_
-    y_pred = classes[np.argmax(proba, axis=1)]
-    metrics = compute_metrics(y_true, y_pred, proba, classes)
+    evaluation = score_on_test_rows(model.pipeline, split)
+    metrics = evaluation.metrics
     if use_cv:
         metrics.cv = cross_validation(model, split, cv_folds, random_state)
     get_run_logger().info("accuracy %.4f, weighted F1 %.4f, ROC-AUC %s", metrics.accuracy, metrics.f1_score,
                           "n/a" if metrics.roc_auc is None else f"{metrics.roc_auc:.4f}")  # fmt: skip
-    return metrics
+    return evaluation
+
+
+def score_on_test_rows(pipeline: Any, split: SplitRef) -> Evaluation:
+    """Any fitted classifier's metrics on the split's held-out rows (the champion's, too)."""
+    import numpy as np
+
+    test = read_side(split, "test")
+    y_true = test[split.target].to_numpy()
+    proba = pipeline.predict_proba(test[split.features])
+    classes = pipeline.classes_
+    y_pred = classes[np.argmax(proba, axis=1)]
+    return Evaluation(compute_metrics(y_true, y_pred, proba, classes), y_true, proba, classes)
 
 
 def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> Metrics:
@@ -90,16 +108,19 @@ def _roc_auc(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> floa
 
 
 def cross_validation(model: FittedModel, split: SplitRef, folds: int, random_state: int) -> dict[str, dict]:
-    """Stratified k-fold CV of a fresh copy of the pipeline on the training rows."""
+    """Stratified k-fold CV of a fresh copy of the pipeline on the training rows, one fold at a time
+    (so the run's progress shows the fold, and a cancel lands between folds)."""
     import numpy as np
     from sklearn.base import clone
     from sklearn.model_selection import StratifiedKFold, cross_validate
 
     train = read_side(split, "train")
-    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
-    scores = cross_validate(clone(model.pipeline), train[split.features], train[split.target], cv=cv,
-                            scoring=list(CV_SCORING))  # fmt: skip
-    return {
-        name: {"mean": float(np.mean(scores[f"test_{name}"])), "std": float(np.std(scores[f"test_{name}"]))}
-        for name in CV_SCORING
-    }
+    X, y = train[split.features], train[split.target]
+    scores: dict[str, list[float]] = {name: [] for name in CV_SCORING}
+    for index, fold in enumerate(StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state).split(X, y)):
+        with progress.stage(f"CV fold {index + 1}/{folds}", index / folds, (index + 1) / folds):
+            result = cross_validate(clone(model.pipeline), X, y, cv=[fold], scoring=list(CV_SCORING))
+        cancellation.check()
+        for name in CV_SCORING:
+            scores[name].append(float(result[f"test_{name}"][0]))
+    return {name: {"mean": float(np.mean(values)), "std": float(np.std(values))} for name, values in scores.items()}

@@ -24,7 +24,8 @@ def fit_xgboost(split: SplitRef, hyperparameters: XGBoostHyperparameters, random
 
     chosen = xgboost_device(device)
     params = hyperparameters.model_dump()
+    rounds = cancellation.xgboost_callback(params["n_estimators"])  # stop checks and progress, every round
     estimator = LabelEncodedClassifier(XGBClassifier(**params, device=chosen, random_state=random_state,
-                                                     callbacks=[cancellation.xgboost_callback()]))  # fmt: skip
+                                                     callbacks=[rounds]))  # fmt: skip
     preprocessor = build_preprocessor(SPECS[split.dataset.kind], impute=False, scale=False)
     return fit_pipeline(split, preprocessor, estimator, chosen, params)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from prefect import get_run_logger
 
 from tasks.split import read_side
-from trainyard import cancellation
+from trainyard import cancellation, progress
 from trainyard.errors import TrainingError
 from trainyard.refs import SplitRef
 
@@ -66,4 +66,5 @@ def fit_forest_in_batches(pipeline: Pipeline, X: Any, y: Any) -> None:
         forest.set_params(n_estimators=min(grown, total), warm_start=True)
         forest.fit(features, y)
         cancellation.check()
+        progress.advance(min(grown, total), total, "trees")
     forest.set_params(warm_start=False)

@@ -1,13 +1,11 @@
-"""Persist step: write the model atomically (no pickle), register it with lineage, publish artifacts."""
+"""Persist step: write the model atomically (no pickle) and register it with its lineage."""
 
 from __future__ import annotations
 
 import shutil
 from datetime import UTC, datetime
-from pathlib import Path
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from tasks.fitting import FittedModel
@@ -94,7 +92,6 @@ def persist_model(
     except RegistryError:
         shutil.rmtree(path, ignore_errors=True)  # never leave an unregistered model behind
         raise
-    _publish_artifacts(model_type, record, metrics, path)
     get_run_logger().info("saved %s %s to %s (sha256 %s)", model_type, record.model_version, path, sha256[:12])
     return TrainingOutcome(
         training_run_id=record.training_run_id,
@@ -107,26 +104,3 @@ def persist_model(
         training_duration_seconds=model.fit_seconds,
         metrics=metrics,
     )
-
-
-def _publish_artifacts(model_type: ModelType, record: RunRecord, metrics: Metrics, path: Path) -> None:
-    rows = [{"class": label, **values} for label, values in metrics.per_class.items()]
-    create_table_artifact(rows, key=f"{model_type}-per-class-metrics", description="Per-class hold-out metrics")
-    auc = "n/a" if metrics.roc_auc is None else f"{metrics.roc_auc:.4f}"
-    lines = [
-        f"# {model_type} {record.model_version}",
-        "| metric | value |",
-        "|---|---|",
-        f"| accuracy | {metrics.accuracy:.4f} |",
-        f"| precision (weighted) | {metrics.precision:.4f} |",
-        f"| recall (weighted) | {metrics.recall:.4f} |",
-        f"| F1 (weighted) | {metrics.f1_score:.4f} |",
-        f"| F1 (macro) | {metrics.f1_macro:.4f} |",
-        f"| ROC-AUC | {auc} |",
-        "",
-        f"Model: `{path}`",
-    ]
-    if metrics.cv:
-        lines += ["", "| CV metric | mean | std |", "|---|---|---|"]
-        lines += [f"| {name} | {v['mean']:.4f} | {v['std']:.4f} |" for name, v in metrics.cv.items()]
-    create_markdown_artifact("\n".join(lines), key=f"{model_type}-summary", description="Training summary")

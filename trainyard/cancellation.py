@@ -41,13 +41,18 @@ def check() -> None:
         raise TrainingStopped("the run is being cancelled")
 
 
-def xgboost_callback() -> Any:
-    """An XGBoost training callback that checks for a stop after every boosting round."""
+def xgboost_callback(rounds: int = 0) -> Any:
+    """An XGBoost training callback run after every boosting round: checks for a stop, and reports
+    the round to the run's progress (of ``rounds``, when given)."""
     from xgboost.callback import TrainingCallback
+
+    from trainyard import progress
 
     class StopOnCancel(TrainingCallback):
         def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
             check()
+            if rounds:
+                progress.advance(epoch + 1, rounds, "boosting rounds")
             return False
 
     return StopOnCancel()

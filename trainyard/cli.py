@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from trainyard import datagen
+from trainyard.cli_models import models_app
 from trainyard.cli_users import tokens_app, users_app
 from trainyard.params import PARAMS_BY_TYPE, ModelType
 from trainyard.settings import PROJECT_ROOT
@@ -16,6 +17,7 @@ from trainyard.settings import PROJECT_ROOT
 app = typer.Typer(help="trainyard: model training as Prefect flows.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(models_app, name="models")
 logger = logging.getLogger("trainyard")
 
 

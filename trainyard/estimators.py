@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 
-from trainyard import cancellation
+from trainyard import cancellation, progress
 
 
 class LabelEncodedClassifier(ClassifierMixin, BaseEstimator):
@@ -102,7 +102,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         x_all = torch.from_numpy(features).to(device)
         y_all = torch.from_numpy(labels).to(device)
         module.train()
-        for _ in range(self.epochs):
+        for epoch in range(self.epochs):
             order = torch.randperm(len(x_all), generator=generator).to(device)
             for start in range(0, len(order), self.batch_size):
                 cancellation.check()
@@ -110,6 +110,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
                 optimizer.zero_grad(set_to_none=True)
                 loss_fn(module(x_all[batch]), y_all[batch]).backward()
                 optimizer.step()
+            progress.advance(epoch + 1, self.epochs, "epochs")
         self.module_ = module.eval()
         return self
 

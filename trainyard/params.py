@@ -79,6 +79,12 @@ class TrainingParams(_Strict):
     notes: str = Field("", max_length=10_000)
     trained_by: str | None = Field(None, max_length=150)
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    promote: bool = Field(
+        False,
+        description="Compete for champion: the model becomes its type's and dataset's champion only if it beats "
+        "the current one on this run's held-out rows (TRAINYARD_PROMOTION_METRIC, _MARGIN). Scheduled "
+        "retraining sets it. The first model of a type and dataset is champion either way.",
+    )
 
 
 class RandomForestParams(TrainingParams):

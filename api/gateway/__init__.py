@@ -2,7 +2,7 @@
 that keep the cache true. Routers, jobs logic and the reconciler import from here."""
 
 from api.gateway.cache import ViewCache
-from api.gateway.client import DEPLOYMENTS, TERMINAL, JobView, PrefectGateway
+from api.gateway.client import DEPLOYMENTS, TERMINAL, JobView, PrefectGateway, Progress
 from api.gateway.errors import IdempotencyConflict, JobNotFound, PrefectUnavailable
 
 __all__ = [
@@ -13,5 +13,6 @@ __all__ = [
     "JobView",
     "PrefectGateway",
     "PrefectUnavailable",
+    "Progress",
     "ViewCache",
 ]

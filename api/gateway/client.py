@@ -18,6 +18,9 @@ from cachetools import TTLCache
 from prefect import get_client
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    ArtifactFilterType,
     FlowFilter,
     FlowFilterName,
     FlowRunFilter,
@@ -52,9 +55,18 @@ STATE_TYPES_BY_STATUS: dict[JobStatus, list[StateType]] = {
 }
 NOT_STARTED = {StateType.SCHEDULED}
 POOL_STATUS_SECONDS = 2.0
+PROGRESS_SECONDS = 1.0  # runs publish progress at most once a second (trainyard.progress.FLUSH_SECONDS)
 TRIGGER_ATTEMPTS = 8  # jittered backoff 0.25 s .. 8 s: ~30 s at most before a 503 reaches the client
 TERMINAL = frozenset(s for s in StateType if job_status(s) in TERMINAL_JOB_STATUSES)
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A run's progress as it published it: the fraction done and the step it is in."""
+
+    fraction: float
+    step: str
 
 
 @dataclass(frozen=True)
@@ -89,6 +101,8 @@ class PrefectGateway:
         self._flow_types: dict[UUID, str | None] = {}  # flow ids never change: one read per flow
         self._pools: TTLCache[str, WorkPool] = TTLCache(maxsize=64, ttl=POOL_STATUS_SECONDS)
         self._pools_lock = threading.Lock()
+        self._progress: TTLCache[str, Progress | None] = TTLCache(maxsize=1024, ttl=PROGRESS_SECONDS)
+        self._progress_lock = threading.Lock()
 
     @classmethod
     @contextmanager
@@ -255,6 +269,31 @@ class PrefectGateway:
             return (f"no live worker polls work pool {job.work_pool!r} (status {pool.status.value}): the job "
                     "starts when one does")  # fmt: skip
         return None
+
+    @outage_guarded
+    def progress(self, job: JobView) -> Progress:
+        """The job's progress artifact (fraction, step); read at most once per ``PROGRESS_SECONDS`` a
+        job (no event announces its updates). A job not started yet is 0, one finished without a
+        progress artifact (trained before it had one) is 1 or 0 by outcome."""
+        if job.state_type in NOT_STARTED or job.state_type is StateType.PENDING:
+            return Progress(0.0, "waiting to start")
+        with self._progress_lock:
+            found = self._progress.get(job.id, False)
+        if found is False:
+            artifacts = self.client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(job.id)]),
+                                               type=ArtifactFilterType(any_=["progress"])),
+                limit=1,
+            )  # fmt: skip
+            found = None
+            if artifacts:
+                found = Progress(round(float(artifacts[0].data or 0) / 100, 4), artifacts[0].description or "")
+            with self._progress_lock:
+                self._progress[job.id] = found
+        if found is not None:
+            return found
+        done = job.status is JobStatus.COMPLETED
+        return Progress(1.0 if done else 0.0, "done" if done else job.state_name.lower())
 
     def wait(self, job_id: str, timeout: float, poll: float = 0.5) -> JobView:
         """Poll until the job is terminal or ``timeout`` passes; returns the last view."""

@@ -11,15 +11,19 @@ from fastapi.exceptions import RequestValidationError
 
 from api import jobs
 from api.deps import READ, TRAIN, GatewayDep, Reader, Trainer
-from api.gateway import JobNotFound, JobView
+from api.gateway import JobNotFound, JobView, Progress
 from api.responses import AUTHED, errors
 from api.schemas import (
+    AliasEventPublic,
+    AliasPublic,
+    AliasRequest,
     CancelPublic,
     JobPublic,
     JobsPublic,
     JobStatusPublic,
     ModelPublic,
     ModelsPublic,
+    ProgressPublic,
     SubJob,
     TrainingRequest,
     TrainOptions,
@@ -27,6 +31,17 @@ from api.schemas import (
 )
 from trainyard.errors import ArtifactError
 from trainyard.model_store import read_manifest, sha256_file
+from trainyard.params import MODEL_VERSION_PATTERN, ModelType
+from trainyard.registry.aliases import (
+    ALIAS_PATTERN,
+    AliasChange,
+    AliasConflict,
+    UnknownModelVersion,
+    aliases_by_version,
+    history,
+    remove_alias,
+    set_alias,
+)
 from trainyard.registry.runs import list_model_versions
 from trainyard.settings import get_settings
 from trainyard.states import TERMINAL_JOB_STATUSES, JobStatus
@@ -38,7 +53,8 @@ JobTypePath = Annotated[str, Path(json_schema_extra={"enum": jobs.JOB_TYPES})]
 
 
 def _start(gateway: GatewayDep, job_type: str, options: TrainOptions, user: Trainer, key: str | None) -> TrainResponse:
-    fields = {"use_cv": options.use_cv, "hyperparameters": options.hyperparameters or {}, "trained_by": user.username}
+    fields = {"use_cv": options.use_cv, "hyperparameters": options.hyperparameters or {}, "trained_by": user.username,
+              "promote": options.promote}  # fmt: skip
     if options.dataset:
         fields["dataset"] = options.dataset
     params = jobs.build_params(job_type, fields)
@@ -90,9 +106,10 @@ def job_status(job_id: str, gateway: GatewayDep, _user: Reader) -> JobStatusPubl
     run = jobs.terminal_record(gateway, job)
     completed = job.status is JobStatus.COMPLETED and run is not None
     sub_jobs = [
-        SubJob(job_id=c.id, model_type=c.model_type, status=c.status, prefect_state=c.state_name)
+        SubJob(job_id=c.id, model_type=c.model_type, status=c.status, prefect_state=c.state_name,
+               progress=_progress(gateway.progress(c)))
         for c in (gateway.children(job.id) if job.model_type == "all" else [])
-    ]
+    ]  # fmt: skip
     error = None
     if job.status is JobStatus.FAILED:
         error = (run.error_message if run else None) or job.message
@@ -104,7 +121,13 @@ def job_status(job_id: str, gateway: GatewayDep, _user: Reader) -> JobStatusPubl
         logs=gateway.logs(job.id),
         sub_jobs=sub_jobs,
         message=gateway.waiting_reason(job),
+        progress=_progress(gateway.progress(job)),
+        champion=jobs.champion_view(run) if completed else None,
     )
+
+
+def _progress(progress: Progress) -> ProgressPublic:
+    return ProgressPublic(fraction=progress.fraction, step=progress.step)
 
 
 @router.get("/train/jobs", response_model=JobsPublic, dependencies=[Depends(READ)], responses=errors(*AUTHED))
@@ -145,6 +168,7 @@ def cancel_job(job_id: str, gateway: GatewayDep, _user: Trainer) -> CancelPublic
 def available_models(_user: Reader) -> ModelsPublic:
     """Models that a completed run wrote and whose files still match their recorded hashes."""
     found: dict[str, ModelPublic] = {}
+    aliases = aliases_by_version()
     for version, run in list_model_versions():
         path = FilePath(version.path)
         if not _intact(path, version.sha256):
@@ -152,7 +176,8 @@ def available_models(_user: Reader) -> ModelsPublic:
         found[f"{version.model_type}/{version.version}"] = ModelPublic(
             path=str(path), type=version.model_type, size=version.size_bytes, version=version.version,
             modified=datetime.fromtimestamp(path.stat().st_mtime, UTC), job_id=run.flow_run_id,
-            sha256=version.sha256, metrics=run.metrics,
+            sha256=version.sha256, metrics=run.metrics, dataset=run.dataset_path,
+            aliases=aliases.get((version.model_type, version.version), []),
         )  # fmt: skip
     return ModelsPublic(available_models=found, models_directory=str(get_settings().models_dir))
 
@@ -165,3 +190,55 @@ def _intact(path: FilePath, manifest_sha256: str) -> bool:
         return all(sha256_file(path / name) == digest for name, digest in files.items())
     except (OSError, ValueError, ArtifactError):
         return False
+
+
+ModelTypePath = Annotated[str, Path(json_schema_extra={"enum": [str(t) for t in ModelType]})]
+VersionPath = Annotated[str, Path(pattern=MODEL_VERSION_PATTERN)]
+AliasPath = Annotated[str, Path(pattern=ALIAS_PATTERN)]
+
+
+def _model_type(value: str) -> str:
+    try:
+        return str(ModelType.parse(value))
+    except ValueError:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"Unsupported model type {value!r}. Supported types: "
+                            f"{', '.join(str(t) for t in ModelType)}") from None  # fmt: skip
+
+
+def _alias_public(change: AliasChange) -> AliasPublic:
+    return AliasPublic(model_type=change.model_type, dataset=change.dataset, alias=change.alias, version=change.version,
+                       previous_version=change.previous_version, set_by=change.actor, set_at=change.at)  # fmt: skip
+
+
+@router.post("/train/models/{model_type}/{version}/aliases", response_model=AliasPublic, dependencies=[Depends(TRAIN)],
+             responses=errors(400, 404, 409, *AUTHED))  # fmt: skip
+def add_alias(model_type: ModelTypePath, version: VersionPath, request: AliasRequest, user: Trainer) -> AliasPublic:
+    """Point an alias (``champion``, or any name) at a model version of a model type and dataset, moving it
+    from the version that carried it; audited (who, when, previous holder)."""
+    try:
+        return _alias_public(set_alias(_model_type(model_type), version, request.alias, user.username))
+    except UnknownModelVersion as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except AliasConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+
+
+@router.delete("/train/models/{model_type}/{version}/aliases/{alias}", response_model=AliasPublic,
+               dependencies=[Depends(TRAIN)], responses=errors(400, 404, 409, *AUTHED))  # fmt: skip
+def delete_alias(model_type: ModelTypePath, version: VersionPath, alias: AliasPath, user: Trainer) -> AliasPublic:
+    """Take an alias off a model version; audited."""
+    try:
+        return _alias_public(remove_alias(_model_type(model_type), version, alias, user.username))
+    except UnknownModelVersion as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except AliasConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+
+
+@router.get("/train/models/alias-events", response_model=list[AliasEventPublic], dependencies=[Depends(READ)],
+            responses=errors(*AUTHED))  # fmt: skip
+def alias_events(_user: Reader, model_type: Annotated[ModelType | None, Query()] = None,
+                 limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[AliasEventPublic]:  # fmt: skip
+    """The audit trail of aliases, newest first: manual changes and retraining's promotions."""
+    return [AliasEventPublic.model_validate(e, from_attributes=True)
+            for e in history(str(model_type) if model_type else None, limit)]  # fmt: skip

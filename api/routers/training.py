@@ -16,6 +16,7 @@ from api.gateway import IdempotencyConflict
 from api.responses import AUTHED, errors
 from api.schemas import (
     InvalidRequestPublic,
+    ProgressPublic,
     TrainRunCreate,
     TrainRunDetail,
     TrainRunOutcome,
@@ -23,6 +24,7 @@ from api.schemas import (
     TrainRunsPublic,
 )
 from trainyard.errors import DATA_ERROR_NAMES
+from trainyard.registry.aliases import aliases_by_version
 from trainyard.registry.runs import get_run_by_id, page_runs, running_flow_run_ids, version_claimed
 from trainyard.settings import get_settings
 from trainyard.states import JobStatus, RunStatus
@@ -138,11 +140,17 @@ def run_detail(run_id: Annotated[int, Path(ge=1, le=2**63 - 1)], gateway: Gatewa
     run = get_run_by_id(run_id)
     if run is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Training run not found.")
+    progress = None
     with contextlib.suppress(LookupError):  # a run whose flow run Prefect no longer has keeps its record
-        run = jobs.reconcile(gateway.get(run.flow_run_id)) or run
+        job = gateway.get(run.flow_run_id)
+        run = jobs.reconcile(job) or run
+        found = gateway.progress(job)
+        progress = ProgressPublic(fraction=found.fraction, step=found.step)
+    aliases = aliases_by_version().get((run.model_type, run.model_version or ""), [])
     return TrainRunDetail.model_validate(
         {**{c: getattr(run, c) for c in TrainRunDetail.model_fields if hasattr(run, c)},
-         "n_estimators": run.hyperparameters.get("n_estimators")}
+         "n_estimators": run.hyperparameters.get("n_estimators"), "aliases": aliases,
+         "champion": jobs.champion_view(run), "progress": progress}
     )  # fmt: skip
 
 

@@ -117,6 +117,56 @@ class ModelVersionRecord(Base):
     training_run: Mapped[TrainingRun] = relationship(back_populates="model_versions")
 
 
+class ModelAlias(Base):
+    """A name (``champion``, or free-form) pointing at one model version of a model type and dataset.
+
+    One row per (model type, dataset, alias): the unique constraint is what makes two champions
+    impossible; changes are compare-and-set on ``version`` (see ``registry.aliases``).
+    """
+
+    __tablename__ = "model_aliases"
+    __table_args__ = (UniqueConstraint("model_type", "dataset", "alias", name="uq_model_alias"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_type: Mapped[str] = mapped_column(String(32))
+    dataset: Mapped[str] = mapped_column(String(1024))
+    alias: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(64))
+    set_by: Mapped[str] = mapped_column(String(150))
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AliasEvent(Base):
+    """The audit trail of aliases: who moved which alias to which version, from which, when, and why."""
+
+    __tablename__ = "model_alias_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_type: Mapped[str] = mapped_column(String(32), index=True)
+    dataset: Mapped[str] = mapped_column(String(1024))
+    alias: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str | None] = mapped_column(String(64))  # None: the alias was removed
+    previous_version: Mapped[str | None] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(150))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class PromotionDecision(Base):
+    """Whether a run's model became champion, and why (also when it did not)."""
+
+    __tablename__ = "promotion_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    flow_run_id: Mapped[str] = mapped_column(String(36), unique=True, index=True)
+    model_type: Mapped[str] = mapped_column(String(32))
+    version: Mapped[str] = mapped_column(String(64))
+    promoted: Mapped[bool]
+    champion_before: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class User(Base):
     __tablename__ = "users"
 

@@ -50,6 +50,10 @@ DEFAULT_PRELOAD = (
     "trainyard.preprocessing",
     "trainyard.model_store",
     "trainyard.registry.runs",
+    "matplotlib.figure",
+    "matplotlib.backends.backend_agg",
+    "sklearn.inspection",
+    "trainyard.registry.aliases",
 )
 ENGINE = "prefect.engine"  # what `python -m prefect.engine`, the process worker's command, runs
 REQUEST_TIMEOUT = 10.0

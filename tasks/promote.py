@@ -1,0 +1,67 @@
+"""Champion step: score the current champion on this run's held-out rows, and promote this run's model
+if it should be champion (see ``trainyard.promotion``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from tasks.evaluate import Evaluation, score_on_test_rows
+from trainyard.params import ModelType, TrainingParams
+from trainyard.promotion import Decision, decide
+from trainyard.refs import Metrics, SplitRef, TrainingOutcome
+from trainyard.settings import get_settings
+
+
+@dataclass
+class ChampionReport:
+    """The decision, and the champion it was taken against with its metrics on this run's rows."""
+
+    decision: Decision
+    metric: str
+    champion_metrics: dict[str, Metrics] = field(default_factory=dict)
+
+    @property
+    def compared_with(self) -> tuple[str, Metrics] | None:
+        before = self.decision.champion_before
+        if before is None or before not in self.champion_metrics:
+            return None
+        return before, self.champion_metrics[before]
+
+
+@task(name="decide-champion", cache_policy=NO_CACHE, persist_result=False)
+def decide_champion(
+    model_type: ModelType, outcome: TrainingOutcome, evaluation: Evaluation, split: SplitRef, params: TrainingParams
+) -> ChampionReport:
+    """Promote this run's model to champion of its model type and dataset when it should be; why, either way."""
+    from trainyard.model_store import load_model
+    from trainyard.registry.aliases import record_decision
+    from trainyard.registry.runs import get_model_version
+
+    settings = get_settings()
+    metric = settings.promotion_metric
+    scored: dict[str, Metrics] = {}
+
+    def score_of(version: str) -> float | None:
+        if version not in scored:
+            registered = get_model_version(str(model_type), version)
+            if registered is None:
+                return None
+            scored[version] = score_on_test_rows(load_model(Path(registered.path)), split).metrics
+        return getattr(scored[version], metric)
+
+    decision = decide(
+        str(model_type), split.dataset.path, outcome.model_version, getattr(evaluation.metrics, metric), score_of,
+        compete=params.promote, metric=metric, margin=settings.promotion_margin,
+        actor=f"flow-run:{outcome.flow_run_id}",
+    )  # fmt: skip
+    if decision.champion_before is not None and decision.champion_before != outcome.model_version:
+        score_of(decision.champion_before)  # for the summary's comparison, also when not competing
+    record_decision(outcome.flow_run_id, str(model_type), outcome.model_version, decision.promoted,
+                    decision.champion_before, decision.reason)  # fmt: skip
+    verdict = "promoted to champion" if decision.promoted else "not promoted"
+    get_run_logger().info("%s %s %s: %s", model_type, outcome.model_version, verdict, decision.reason)
+    return ChampionReport(decision, metric, scored)

@@ -1,0 +1,120 @@
+"""Report step: the run's page in the Prefect UI gets its summary (with the champion comparison and
+the promotion decision), its per-class table and its plots."""
+
+from __future__ import annotations
+
+import base64
+from typing import TYPE_CHECKING, Any
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from tasks.evaluate import Evaluation
+from tasks.fitting import FittedModel
+from tasks.promote import ChampionReport
+from trainyard import plots
+from trainyard.params import ModelType
+from trainyard.refs import SplitRef, TrainingOutcome
+
+if TYPE_CHECKING:
+    import numpy as np
+
+SUMMARY_METRICS = (("accuracy", "accuracy"), ("precision", "precision (weighted)"), ("recall", "recall (weighted)"),
+                   ("f1_score", "F1 (weighted)"), ("f1_macro", "F1 (macro)"), ("roc_auc", "ROC-AUC"))  # fmt: skip
+IMPORTANCE_ROWS = 2000  # permutation importances (the neural net) are computed on this many held-out rows
+
+
+@task(name="publish-report", cache_policy=NO_CACHE, persist_result=False)
+def publish_report(
+    model_type: ModelType,
+    outcome: TrainingOutcome,
+    evaluation: Evaluation,
+    model: FittedModel,
+    split: SplitRef,
+    champion: ChampionReport,
+) -> None:
+    """Publish the summary, per-class and plots artifacts of this run."""
+    metrics = evaluation.metrics
+    rows = [{"class": label, **values} for label, values in metrics.per_class.items()]
+    create_table_artifact(rows, key=f"{model_type}-per-class-metrics", description="Per-class hold-out metrics")
+    create_markdown_artifact(summary_markdown(model_type, outcome, champion), key=f"{model_type}-summary",
+                             description="Training summary")  # fmt: skip
+    pictures = plots_markdown(model_type, outcome, evaluation, model, split)
+    create_markdown_artifact(pictures, key=f"{model_type}-plots", description="Confusion matrix, curves, importances")
+    get_run_logger().info("published the summary, per-class metrics and plots of %s", outcome.model_version)
+
+
+def summary_markdown(model_type: ModelType, outcome: TrainingOutcome, champion: ChampionReport) -> str:
+    """The metrics table, side by side with the champion's on the same held-out rows, and the decision."""
+    metrics = outcome.metrics
+    compared = champion.compared_with
+    decision = champion.decision
+    verdict = "**Champion**" if decision.promoted else "**Not promoted**"
+    lines = [f"# {model_type} {outcome.model_version}", "", f"{verdict}: {decision.reason}.", ""]
+    if compared is None:
+        lines += ["| metric | this run |", "|---|---|"]
+        lines += [f"| {label} | {_fmt(getattr(metrics, name))} |" for name, label in SUMMARY_METRICS]
+    else:
+        version, theirs = compared
+        lines += [f"| metric | this run | champion {version} (same held-out rows) | Δ |", "|---|---|---|---|"]
+        for name, label in SUMMARY_METRICS:
+            ours, before = getattr(metrics, name), getattr(theirs, name)
+            lines.append(f"| {label} | {_fmt(ours)} | {_fmt(before)} | {_delta(ours, before)} |")
+    lines += ["", f"Promotion metric: `{champion.metric}`.", "", f"Model: `{outcome.model_path}`"]
+    if metrics.cv:
+        lines += ["", "| CV metric | mean | std |", "|---|---|---|"]
+        lines += [f"| {name} | {v['mean']:.4f} | {v['std']:.4f} |" for name, v in metrics.cv.items()]
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def _delta(ours: float | None, theirs: float | None) -> str:
+    return "n/a" if ours is None or theirs is None else f"{ours - theirs:+.4f}"
+
+
+def plots_markdown(model_type: ModelType, outcome: TrainingOutcome, evaluation: Evaluation, model: FittedModel,
+                   split: SplitRef) -> str:  # fmt: skip
+    """The run's pictures inline (data-URI PNGs: the Prefect UI renders them, and no other server or
+    token is involved in showing them)."""
+    metrics = evaluation.metrics
+    images = [("Confusion matrix", plots.confusion_matrix_png(metrics.confusion_matrix["labels"],
+                                                              metrics.confusion_matrix["matrix"]))]  # fmt: skip
+    if len(evaluation.classes) == 2:
+        positive = evaluation.classes[1]
+        scores = evaluation.proba[:, 1]
+        images.append(("ROC curve", plots.roc_png(evaluation.y_true, scores, positive)))
+        images.append(("Precision-recall curve", plots.precision_recall_png(evaluation.y_true, scores, positive)))
+    else:
+        images.append(("Per-class metrics", plots.per_class_png(metrics.per_class)))
+    names, values, title = feature_importances(model, split)
+    images.append(("Feature importances", plots.importances_png(names, values, title)))
+    lines = [f"# {model_type} {outcome.model_version}: plots", ""]
+    for alt, png in images:
+        lines += [f"## {alt}", "", f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})", ""]
+    return "\n".join(lines)
+
+
+def feature_importances(model: FittedModel, split: SplitRef) -> tuple[list[str], list[float], str]:
+    """(names, importances, plot title): the trees' own impurity/gain importances over the encoded
+    features; for the neural net, permutation importance of each input column on held-out rows."""
+    from tasks.split import read_side
+
+    preprocess, estimator = model.pipeline.steps[0][1], model.pipeline.steps[-1][1]
+    from trainyard.estimators import LabelEncodedClassifier
+
+    inner: Any = estimator.estimator_ if isinstance(estimator, LabelEncodedClassifier) else estimator
+    native: np.ndarray | None = getattr(inner, "feature_importances_", None)
+    if native is not None:
+        return [str(n) for n in preprocess.get_feature_names_out()], [float(v) for v in native], (
+            f"Feature importances ({type(inner).__name__}, top {plots.TOP_FEATURES})")  # fmt: skip
+    from sklearn.inspection import permutation_importance
+
+    test = read_side(split, "test").head(IMPORTANCE_ROWS)
+    result = permutation_importance(model.pipeline, test[split.features], test[split.target], n_repeats=3,
+                                    random_state=split.random_state, scoring="accuracy")  # fmt: skip
+    return list(split.features), [float(v) for v in result.importances_mean], (
+        f"Permutation importances (accuracy drop, {len(test)} held-out rows)")  # fmt: skip

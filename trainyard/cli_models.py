@@ -1,0 +1,72 @@
+"""`trainyard models …`: registered model versions, their aliases (champion and free-form), the audit trail."""
+
+from __future__ import annotations
+
+import getpass
+
+import typer
+
+from trainyard.errors import RegistryError
+from trainyard.params import ModelType
+from trainyard.registry import aliases
+from trainyard.registry.runs import list_model_versions
+
+models_app = typer.Typer(help="Model versions and their aliases (champion, staging, …).", no_args_is_help=True)
+
+
+def _actor(given: str | None) -> str:
+    return given or f"cli:{getpass.getuser()}"
+
+
+def _type(value: str) -> str:
+    try:
+        return str(ModelType.parse(value))
+    except ValueError:
+        raise typer.BadParameter(f"one of {', '.join(str(t) for t in ModelType)}") from None
+
+
+@models_app.command("list")
+def list_(model_type: str | None = typer.Option(None, "--type", help="Only this model type.")) -> None:
+    """Registered versions, newest first, with their dataset, metrics and aliases."""
+    tags = aliases.aliases_by_version()
+    wanted = _type(model_type) if model_type else None
+    for version, run in list_model_versions():
+        if wanted and version.model_type != wanted:
+            continue
+        labels = ",".join(tags.get((version.model_type, version.version), [])) or "-"
+        f1 = "n/a" if run.f1_score is None else f"{run.f1_score:.4f}"
+        typer.echo(f"{version.model_type:<14} {version.version:<40} f1={f1}  aliases={labels:<20} {run.dataset_path}")
+
+
+@models_app.command("alias")
+def alias(
+    model_type: str = typer.Argument(..., help="random-forest, xgboost or neural-net."),
+    version: str = typer.Argument(..., help="A registered version of that type."),
+    name: str = typer.Argument(aliases.CHAMPION, help="The alias (default: champion)."),
+    remove: bool = typer.Option(False, "--remove", help="Take the alias off the version instead."),
+    actor: str | None = typer.Option(None, "--as", help="Name recorded in the audit trail (default: cli:<login>)."),
+) -> None:
+    """Point an alias at a version (moving it from its previous holder), or remove it; audited."""
+    try:
+        if remove:
+            change = aliases.remove_alias(_type(model_type), version, name, _actor(actor))
+            typer.echo(f"removed {change.alias!r} from {change.model_type} {version}")
+        else:
+            change = aliases.set_alias(_type(model_type), version, name, _actor(actor))
+            was = f" (was {change.previous_version})" if change.previous_version else ""
+            typer.echo(f"{change.alias} of {change.model_type} on {change.dataset} is now {version}{was}")
+    except (RegistryError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@models_app.command("history")
+def history(
+    model_type: str | None = typer.Option(None, "--type", help="Only this model type."),
+    limit: int = typer.Option(50, min=1, max=500),
+) -> None:
+    """Alias changes, newest first: who, when, from which version, and why."""
+    for event in aliases.history(_type(model_type) if model_type else None, limit):
+        moved = f"{event.previous_version or '-'} -> {event.version or '(removed)'}"
+        typer.echo(f"{event.at:%Y-%m-%d %H:%M:%S} {event.model_type:<14} {event.alias:<12} {moved}  "
+                   f"by {event.actor}: {event.reason}")  # fmt: skip
