@@ -30,7 +30,7 @@ on `localhost:8000`.
 AUTH = '-H "Authorization: Token $TOKEN"'
 JSON = "-H 'Content-Type: application/json'"
 # (roles, example request, example answer) per operation.
-EXAMPLES: dict[tuple[str, str], tuple[str, str, dict[str, Any]]] = {
+EXAMPLES: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("POST", "/api-token-auth/"): (
         "anyone",
         f'curl -s -X POST localhost:8000/api-token-auth/ {JSON} -d \'{{"username": "ana", "password": "…"}}\'',
@@ -76,6 +76,13 @@ EXAMPLES: dict[tuple[str, str], tuple[str, str, dict[str, Any]]] = {
             "logs": ["… fitted in 0.84s"],
             "sub_jobs": [],
             "message": None,
+            "progress": {"fraction": 1.0, "step": "done"},
+            "champion": {
+                "is_champion": False,
+                "promoted": False,
+                "reason": "f1_macro 0.7040 does not beat champion v20261123_020000-77aa01c2's 0.7051 on this run's "
+                "held-out rows by more than 0",
+            },
         },
     ),
     ("GET", "/train/jobs"): (
@@ -115,10 +122,55 @@ EXAMPLES: dict[tuple[str, str], tuple[str, str, dict[str, Any]]] = {
                     "job_id": "0b6f2f3e-…",
                     "sha256": "3f1c…",
                     "metrics": {"accuracy": 0.91},
+                    "dataset": "data/churn.csv",
+                    "aliases": ["champion"],
                 }
             },
             "models_directory": "artifacts/models",
         },
+    ),
+    ("POST", "/train/models/{model_type}/{version}/aliases"): (
+        "admin, hr_staff",
+        f"curl -s -X POST localhost:8000/train/models/xgboost/v20261124_080001-0b6f2f3e/aliases {AUTH} {JSON} "
+        '-d \'{"alias": "champion"}\'',
+        {
+            "model_type": "xgboost",
+            "dataset": "data/churn.csv",
+            "alias": "champion",
+            "version": "v20261124_080001-0b6f2f3e",
+            "previous_version": "v20261123_020000-77aa01c2",
+            "set_by": "ana",
+            "set_at": "2026-11-24T09:12:00+00:00",
+        },
+    ),
+    ("DELETE", "/train/models/{model_type}/{version}/aliases/{alias}"): (
+        "admin, hr_staff",
+        f"curl -s -X DELETE localhost:8000/train/models/xgboost/v20261124_080001-0b6f2f3e/aliases/staging {AUTH}",
+        {
+            "model_type": "xgboost",
+            "dataset": "data/churn.csv",
+            "alias": "staging",
+            "version": None,
+            "previous_version": "v20261124_080001-0b6f2f3e",
+            "set_by": "ana",
+            "set_at": "2026-11-24T09:15:00+00:00",
+        },
+    ),
+    ("GET", "/train/models/alias-events"): (
+        "admin, hr_staff, manager",
+        f"curl -s 'localhost:8000/train/models/alias-events?model_type=xgboost' {AUTH}",
+        [
+            {
+                "model_type": "xgboost",
+                "dataset": "data/churn.csv",
+                "alias": "champion",
+                "version": "v20261124_020000-1c9e33d0",
+                "previous_version": "v20261123_020000-77aa01c2",
+                "actor": "flow-run:1c9e33d0-…",
+                "reason": "f1_macro 0.7120 beats champion v20261123_020000-77aa01c2's 0.7051 by more than 0",
+                "at": "2026-11-24T02:00:41+00:00",
+            }
+        ],
     ),
     ("POST", "/api/training/train/"): (
         "admin, hr_staff",

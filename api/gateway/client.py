@@ -273,10 +273,12 @@ class PrefectGateway:
     @outage_guarded
     def progress(self, job: JobView) -> Progress:
         """The job's progress artifact (fraction, step); read at most once per ``PROGRESS_SECONDS`` a
-        job (no event announces its updates). A job not started yet is 0, one finished without a
-        progress artifact (trained before it had one) is 1 or 0 by outcome."""
+        job (no event announces its updates). A job not started yet is 0 and a completed one 1; one
+        that failed or was cancelled shows where it stopped."""
         if job.state_type in NOT_STARTED or job.state_type is StateType.PENDING:
             return Progress(0.0, "waiting to start")
+        if job.status is JobStatus.COMPLETED:
+            return Progress(1.0, "done")
         with self._progress_lock:
             found = self._progress.get(job.id, False)
         if found is False:
@@ -290,10 +292,7 @@ class PrefectGateway:
                 found = Progress(round(float(artifacts[0].data or 0) / 100, 4), artifacts[0].description or "")
             with self._progress_lock:
                 self._progress[job.id] = found
-        if found is not None:
-            return found
-        done = job.status is JobStatus.COMPLETED
-        return Progress(1.0 if done else 0.0, "done" if done else job.state_name.lower())
+        return found if found is not None else Progress(0.0, job.state_name.lower())
 
     def wait(self, job_id: str, timeout: float, poll: float = 0.5) -> JobView:
         """Poll until the job is terminal or ``timeout`` passes; returns the last view."""

@@ -83,3 +83,54 @@ def test_cancel_clicked_on_a_running_job_ends_its_process(live_stack: Clients, p
         time.sleep(0.2)
     _open_run(page, live_stack, job_id, "cancel-2-cancelled")
     assert page.get_by_text("Cancelled").first.is_visible()
+
+
+def test_retry_clicked_on_a_failed_run_reruns_from_cache(live_stack: Clients, page: Page) -> None:
+    from trainyard.settings import get_settings
+
+    blocker = get_settings().models_dir / "random-forest" / "ui-retry-failed-v1"
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("occupied: persist fails until this file goes")
+    created = live_stack.hr.post("/api/training/train/", json={"model_version": "ui-retry-failed-v1"})
+    assert created.status_code == 500, created.text
+    run_id = created.json()["training_run_id"]
+    job_id = live_stack.hr.get(f"/api/training/runs/{run_id}/").json()["flow_run_id"]
+    _open_run(page, live_stack, job_id, "retry-failed-1-failed-run")
+    assert page.get_by_text("Failed").first.is_visible()
+
+    blocker.unlink()
+    page.get_by_role("button", name="Retry").first.click()
+    page.screenshot(path=str(SHOTS / "retry-failed-2-dialog.png"))
+    page.get_by_role("dialog").get_by_role("button", name="Retry").click()
+    wait_for_rerun(job_id, previous_count=1)
+    assert_model_served(live_stack.hr, run_id, "ui-retry-failed-v1")
+    states = task_states(job_id)
+    assert {states[s] for s in ("load-dataset", "validate-dataset", "split-dataset")} == {"Cached"}, states
+    _open_run(page, live_stack, job_id, "retry-failed-3-after")
+
+
+def test_artifacts_tab_renders_the_plots_and_the_progress(live_stack: Clients, page: Page) -> None:
+    body = {"model_type": "xgboost", "dataset": "churn.csv", "retrain": True, "hyperparameters": {"n_estimators": 60}}
+    job_id = live_stack.hr.post("/train", json=body).json()["job_id"]
+    assert wait_for_status(live_stack.hr, job_id, {"completed", "failed", "cancelled"})["status"] == "completed"
+    _open_run(page, live_stack, job_id, "artifacts-1-run-page")
+    page.get_by_text("Artifacts", exact=True).first.click()  # the run page's tab (an li.p-tab, no ARIA role)
+    for key in ("xgboost-progress", "xgboost-summary", "xgboost-per-class-metrics", "xgboost-plots"):
+        page.get_by_text(key, exact=True).first.wait_for()
+    page.screenshot(path=str(SHOTS / "artifacts-2-tab.png"), full_page=True)
+
+    page.get_by_text("xgboost-progress", exact=True).first.click()  # a card opens the artifact's own page
+    page.get_by_text("Progress: 100%").wait_for()
+    page.screenshot(path=str(SHOTS / "artifacts-3-progress.png"), full_page=True)
+    page.go_back()
+
+    page.get_by_text("Artifacts", exact=True).first.click()
+    page.get_by_text("xgboost-plots", exact=True).first.click()
+    page.get_by_role("img", name="Feature importances").wait_for()
+    page.wait_for_load_state("networkidle")
+    rendered = page.eval_on_selector_all(
+        "img[src^='data:image/png']", "els => els.map(e => [e.alt, e.naturalWidth, e.naturalHeight])"
+    )
+    assert {alt for alt, width, height in rendered if width > 100 and height > 100} == {
+        "Confusion matrix", "ROC curve", "Precision-recall curve", "Feature importances"}, rendered  # fmt: skip
+    page.screenshot(path=str(SHOTS / "artifacts-4-plots.png"), full_page=True)

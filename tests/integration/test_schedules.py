@@ -33,7 +33,7 @@ def test_shipped_retraining_deployments_are_deployed_as_written(
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name(name)
     assert [(s.schedule.cron, s.schedule.timezone, s.active) for s in deployment.schedules] == [(cron, "UTC", True)]
-    assert deployment.parameters == {"params": {"dataset": dataset}}
+    assert deployment.parameters == {"params": {"dataset": dataset, "promote": True}}
     assert deployment.work_pool_name == pool and not deployment.paused
 
 
