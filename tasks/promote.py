@@ -10,6 +10,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.evaluate import Evaluation, score_on_test_rows
+from trainyard.errors import ArtifactError
 from trainyard.params import ModelType, TrainingParams
 from trainyard.promotion import Decision, decide
 from trainyard.refs import Metrics, SplitRef, TrainingOutcome
@@ -50,7 +51,11 @@ def decide_champion(
             registered = get_model_version(str(model_type), version)
             if registered is None:
                 return None
-            scored[version] = score_on_test_rows(load_model(Path(registered.path)), split).metrics
+            try:
+                scored[version] = score_on_test_rows(load_model(Path(registered.path)), split).metrics
+            except (ArtifactError, OSError, ValueError) as exc:  # a champion that no longer loads keeps its title
+                get_run_logger().warning("could not score %s %s: %s", model_type, version, exc)
+                return None
         return getattr(scored[version], metric)
 
     decision = decide(

@@ -46,6 +46,7 @@ class Reporter:
     def __init__(self, flow_run_id: str | None, key: str) -> None:
         self.flow_run_id, self.key = flow_run_id, key
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()
         self._latest = Snapshot(0.0, "starting")
         self._published: Snapshot | None = None
         self._artifact_id: str | None = None
@@ -85,6 +86,10 @@ class Reporter:
 
     def flush(self) -> None:
         """Publish the latest progress to Prefect if it changed since the last publication."""
+        with self._flushing:  # the thread's publication and the final one never race to create
+            self._flush()
+
+    def _flush(self) -> None:
         snapshot = self.snapshot()
         if snapshot == self._published or self.flow_run_id is None:
             return
@@ -130,12 +135,12 @@ def reporting(flow_run_id: str | None, key: str) -> Iterator[Reporter]:
         with contextlib.suppress(Exception):
             reporter.flush()
 
-    def loop() -> None:
+    def loop() -> None:  # the first publication too: the run's steps do not wait for it
+        publish()
         while not stop.wait(FLUSH_SECONDS):
             publish()
 
     thread = threading.Thread(target=loop, name=f"progress-{key}", daemon=True)
-    publish()
     thread.start()
     try:
         yield reporter

@@ -53,7 +53,9 @@ def decide(
             return Decision(False, current, f"not a promotion run (promote=false); champion stays {current}")
         theirs = score_of(current)
         if score is None or theirs is None:
-            return Decision(False, current, f"{metric} is undefined on this split; champion stays {current}")
+            return Decision(False, current, f"{metric} could not be compared with champion {current} on this run's "
+                                            f"held-out rows (undefined there, or the champion does not load); "
+                                            f"champion stays {current}")  # fmt: skip
         if score <= theirs + margin:
             return Decision(False, current, f"{metric} {score:.4f} does not beat champion {current}'s {theirs:.4f} "
                                             f"on this run's held-out rows by more than {margin:g}")  # fmt: skip

@@ -18,6 +18,7 @@ SMOKES = [
     ("concurrency.py", ["--jobs", "2"], "makespan s"),
     ("cancel_latency.py", ["--repeats", "1", "--families", "xgboost"], "process gone p50 s"),
     ("hostile_requests.py", ["--repeats", "1", "--scale", "0.2"], "ratio ours / unlimited"),
+    ("progress_overhead.py", ["--rows", "5000", "--repeats", "1"], "ratio on / off"),
 ]
 
 
