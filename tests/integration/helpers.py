@@ -131,3 +131,51 @@ def assert_model_served(client: httpx.Client, training_run_id: int, version: str
     listed = client.get("/train/models/available").json()["available_models"]
     assert listed[f"random-forest/{version}"]["path"] == detail["model_path"], listed.keys()
     return detail
+
+
+def run_a_schedule_once(shipped_name: str, name: str, parameters: dict | None = None, timeout: float = 150):  # type: ignore[no-untyped-def]
+    """A copy of a shipped deployment whose interval schedule is due in 5 s, as a nightly one is at
+    02:00: Prefect's scheduler creates the run, no trigger. Its first finished run (the copy is gone after)."""
+    from datetime import timedelta
+
+    from prefect.client.schemas.actions import DeploymentScheduleCreate
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+    from prefect.client.schemas.schedules import IntervalSchedule
+
+    with get_client(sync_client=True) as client:
+        shipped = client.read_deployment_by_name(shipped_name)
+        deployment_id = client.create_deployment(
+            flow_id=shipped.flow_id, name=name, entrypoint=shipped.entrypoint, work_pool_name=shipped.work_pool_name,
+            pull_steps=shipped.pull_steps, parameters=parameters if parameters is not None else shipped.parameters,
+            schedules=[DeploymentScheduleCreate(schedule=IntervalSchedule(
+                interval=timedelta(hours=1), anchor_date=datetime.now(UTC) + timedelta(seconds=5)))],
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + timeout
+            runs: list = []
+            while time.monotonic() < deadline:
+                runs = client.read_flow_runs(
+                    deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+                )
+                done = [r for r in runs if r.state and r.state.is_final()]
+                if done:
+                    return done[0]
+                time.sleep(1)
+            raise AssertionError(f"no scheduled run finished within {timeout}s: {[(r.name, r.state) for r in runs]}")
+        finally:
+            client.delete_deployment(deployment_id)
+
+
+@contextmanager
+def persist_blocked(model_type: str, version: str) -> Iterator[None]:
+    """A file where the model directory of ``version`` would go: a run of that version fails at persist
+    (nothing registered) until the block is lifted at the end of the ``with``."""
+    from trainyard.settings import get_settings
+
+    blocker = get_settings().models_dir / model_type / version
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("occupied: persist fails until this file goes")
+    try:
+        yield
+    finally:
+        blocker.unlink(missing_ok=True)

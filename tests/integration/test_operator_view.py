@@ -4,22 +4,19 @@ scheduled retraining (Prefect's scheduler on) that does not beat the champion le
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
 from prefect import get_client
-from prefect.client.schemas.actions import DeploymentScheduleCreate
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 from prefect.client.schemas.objects import StateType
-from prefect.client.schemas.schedules import IntervalSchedule
 
 from tests.integration.conftest import Clients
-from tests.integration.helpers import wait_for_log, wait_for_status
-from tests.integration.test_schedules import _first_finished_run
+from tests.integration.helpers import run_a_schedule_once, wait_for_log, wait_for_status
 
 pytestmark = pytest.mark.integration
 DATASET = "future_skills_dataset.csv"
+NIGHTLY = "train-random-forest/nightly-future-skills"
 
 
 def _artifacts(flow_run_id: str) -> dict[str, object]:
@@ -104,18 +101,8 @@ def test_a_scheduled_retraining_that_does_not_beat_the_champion_leaves_it_in_pla
     assert crowned.status_code == 200, crowned.text
 
     with get_client(sync_client=True) as client:
-        shipped = client.read_deployment_by_name("train-random-forest/nightly-future-skills")
-        assert shipped.parameters["params"]["promote"] is True
-        deployment_id = client.create_deployment(
-            flow_id=shipped.flow_id, name="retraining-under-test", entrypoint=shipped.entrypoint,
-            work_pool_name="cpu", pull_steps=shipped.pull_steps, parameters=shipped.parameters,
-            schedules=[DeploymentScheduleCreate(schedule=IntervalSchedule(
-                interval=timedelta(hours=1), anchor_date=datetime.now(UTC) + timedelta(seconds=5)))],
-        )  # fmt: skip
-        try:
-            run = _first_finished_run(client, deployment_id, timeout=150)
-        finally:
-            client.delete_deployment(deployment_id)
+        assert client.read_deployment_by_name(NIGHTLY).parameters["params"]["promote"] is True
+    run = run_a_schedule_once(NIGHTLY, "retraining-under-test")  # the nightly deployment's own parameters
     assert run.state.type is StateType.COMPLETED and run.auto_scheduled, run.state
 
     status = live_stack.manager.get(f"/train/status/{run.id}").json()

@@ -11,7 +11,14 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from tests.integration.conftest import Clients
-from tests.integration.helpers import assert_model_served, flow_run_pid, task_states, wait_for_rerun, wait_for_status
+from tests.integration.helpers import (
+    assert_model_served,
+    flow_run_pid,
+    persist_blocked,
+    task_states,
+    wait_for_rerun,
+    wait_for_status,
+)
 from trainyard.processes import pid_alive
 from trainyard.settings import PROJECT_ROOT
 
@@ -86,19 +93,14 @@ def test_cancel_clicked_on_a_running_job_ends_its_process(live_stack: Clients, p
 
 
 def test_retry_clicked_on_a_failed_run_reruns_from_cache(live_stack: Clients, page: Page) -> None:
-    from trainyard.settings import get_settings
+    with persist_blocked("random-forest", "ui-retry-failed-v1"):
+        created = live_stack.hr.post("/api/training/train/", json={"model_version": "ui-retry-failed-v1"})
+        assert created.status_code == 500, created.text
+        run_id = created.json()["training_run_id"]
+        job_id = live_stack.hr.get(f"/api/training/runs/{run_id}/").json()["flow_run_id"]
+        _open_run(page, live_stack, job_id, "retry-failed-1-failed-run")
+        assert page.get_by_text("Failed").first.is_visible()
 
-    blocker = get_settings().models_dir / "random-forest" / "ui-retry-failed-v1"
-    blocker.parent.mkdir(parents=True, exist_ok=True)
-    blocker.write_text("occupied: persist fails until this file goes")
-    created = live_stack.hr.post("/api/training/train/", json={"model_version": "ui-retry-failed-v1"})
-    assert created.status_code == 500, created.text
-    run_id = created.json()["training_run_id"]
-    job_id = live_stack.hr.get(f"/api/training/runs/{run_id}/").json()["flow_run_id"]
-    _open_run(page, live_stack, job_id, "retry-failed-1-failed-run")
-    assert page.get_by_text("Failed").first.is_visible()
-
-    blocker.unlink()
     page.get_by_role("button", name="Retry").first.click()
     page.screenshot(path=str(SHOTS / "retry-failed-2-dialog.png"))
     page.get_by_role("dialog").get_by_role("button", name="Retry").click()

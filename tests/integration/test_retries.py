@@ -14,6 +14,7 @@ from tests.integration.conftest import Clients
 from tests.integration.helpers import (
     assert_model_served,
     flow_run_pid,
+    persist_blocked,
     task_states,
     wait_for_log,
     wait_for_rerun,
@@ -89,19 +90,15 @@ def test_retry_of_a_cancelled_run_shows_running_in_both_apis_then_completes_from
 
 
 def test_retry_of_a_failed_run_resumes_and_its_model_is_served(live_stack: Clients) -> None:
-    from trainyard.settings import get_settings
+    with persist_blocked("random-forest", "retry-fail-v1"):
+        created = live_stack.hr.post("/api/training/train/", json={"model_version": "retry-fail-v1"})
+        assert created.status_code == 500, created.text
+        run_id = created.json()["training_run_id"]
+        failed = live_stack.hr.get(f"/api/training/runs/{run_id}/").json()
+        assert failed["status"] == "FAILED" and "already exists" in failed["error_message"], failed
+        listed = live_stack.hr.get("/train/models/available").json()["available_models"]
+        assert "random-forest/retry-fail-v1" not in listed
 
-    blocker = get_settings().models_dir / "random-forest" / "retry-fail-v1"
-    blocker.parent.mkdir(parents=True, exist_ok=True)
-    blocker.write_text("occupied: persist fails until this file goes")
-    created = live_stack.hr.post("/api/training/train/", json={"model_version": "retry-fail-v1"})
-    assert created.status_code == 500, created.text
-    run_id = created.json()["training_run_id"]
-    failed = live_stack.hr.get(f"/api/training/runs/{run_id}/").json()
-    assert failed["status"] == "FAILED" and "already exists" in failed["error_message"], failed
-    assert "random-forest/retry-fail-v1" not in live_stack.hr.get("/train/models/available").json()["available_models"]
-
-    blocker.unlink()
     count = retry(failed["flow_run_id"])
     wait_for_rerun(failed["flow_run_id"], count)
     assert_model_served(live_stack.hr, run_id, "retry-fail-v1")

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from prefect import get_client
-from prefect.client.schemas.actions import DeploymentScheduleCreate
-from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.client.schemas.objects import StateType
-from prefect.client.schemas.schedules import IntervalSchedule
 
 from tests.integration.conftest import Clients
+from tests.integration.helpers import run_a_schedule_once
 from trainyard.model_store import load_model
 from trainyard.registry.runs import get_model_version, get_run
 
@@ -39,22 +35,11 @@ def test_shipped_retraining_deployments_are_deployed_as_written(
 
 def test_a_due_schedule_creates_runs_that_train_and_register_a_model(live_stack: Clients) -> None:
     """What the nightly deployment does at 02:00, due within the test: no API call starts the run."""
-    with get_client(sync_client=True) as client:
-        shipped = client.read_deployment_by_name("train-random-forest/random-forest")
-        deployment_id = client.create_deployment(
-            flow_id=shipped.flow_id,
-            name="schedule-under-test",
-            entrypoint=shipped.entrypoint,
-            work_pool_name="cpu",
-            pull_steps=shipped.pull_steps,
-            parameters={"params": {"dataset": "future_skills_dataset.csv", "notes": "scheduled by the test"}},
-            schedules=[DeploymentScheduleCreate(schedule=IntervalSchedule(
-                interval=timedelta(hours=1), anchor_date=datetime.now(UTC) + timedelta(seconds=5)))],
-        )  # fmt: skip
-        try:
-            run = _first_finished_run(client, deployment_id, timeout=150)
-        finally:
-            client.delete_deployment(deployment_id)
+    run = run_a_schedule_once(
+        "train-random-forest/random-forest",
+        "schedule-under-test",
+        {"params": {"dataset": "future_skills_dataset.csv", "notes": "scheduled by the test"}},
+    )
 
     assert run.state.type is StateType.COMPLETED, run.state
     assert run.auto_scheduled, "the run must come from the scheduler, not from a trigger"
@@ -66,16 +51,3 @@ def test_a_due_schedule_creates_runs_that_train_and_register_a_model(live_stack:
     assert body["status"] == "completed" and body["model_path"] == record.model_path
     listed = live_stack.manager.get("/train/models/available").json()["available_models"]
     assert f"random-forest/{record.model_version}" in listed
-
-
-def _first_finished_run(client, deployment_id, timeout: float):  # type: ignore[no-untyped-def]
-    """The deployment's first run to reach a final state; fails with what the scheduler made so far."""
-    deadline = time.monotonic() + timeout
-    runs = []
-    while time.monotonic() < deadline:
-        runs = client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])))
-        done = [r for r in runs if r.state and r.state.is_final()]
-        if done:
-            return done[0]
-        time.sleep(1)
-    raise AssertionError(f"no scheduled run finished within {timeout}s; runs: {[(r.name, r.state) for r in runs]}")
