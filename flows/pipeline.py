@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from prefect import get_run_logger
 from prefect.runtime import flow_run
 
 from tasks.evaluate import evaluate_model
@@ -12,7 +13,7 @@ from tasks.load import load_dataset
 from tasks.persist import persist_model
 from tasks.promote import decide_champion
 from tasks.records import start_run_record
-from tasks.report import publish_report
+from tasks.report import publish_plots, publish_summary
 from tasks.split import split_dataset
 from tasks.validate import validate_dataset
 from trainyard import progress
@@ -41,11 +42,17 @@ def run_pipeline(model_type: ModelType, p: ModelParams, fit: Any) -> TrainingOut
             model = fit(split, p.hyperparameters, p.random_state, p.device)
         with report.stage("evaluate", fit_end, 0.92):
             evaluation = evaluate_model(model, split, p.use_cv, p.cv_folds, p.random_state)
+        # The plots need only the evaluation: rendered in a task-runner thread while the model is saved.
+        plotted = publish_plots.submit(model_type, record.model_version, evaluation, model, split)
         with report.stage("persist", 0.92, 0.95):
             outcome = persist_model(record, model_type, model, evaluation.metrics, split, p)
         with report.stage("champion", 0.95, 0.97):
             champion = decide_champion(model_type, outcome, evaluation, split, p)
         with report.stage("report", 0.97, 1.0):
-            publish_report(model_type, outcome, evaluation, model, split, champion)
+            publish_summary(model_type, outcome, champion)
+            plotted.wait()  # pictures are a report, not the run's outcome: a failed plot shows as a failed task
+            if not plotted.state.is_completed():
+                get_run_logger().warning("the plots of %s were not published: %s", outcome.model_version,
+                                         plotted.state.message)  # fmt: skip
         report.finish()
         return outcome
