@@ -138,11 +138,14 @@ def test_a_second_user_made_with_the_cli_reads_and_cannot_train(live_stack: Clie
 
 PUBLIC = {("GET", "/health"), ("POST", "/api-token-auth/")}
 # A request per route that is authorised but stops at validation or lookup (nothing is trained).
+NO_SUCH_MODEL = "/train/models/xgboost/no-such-version"
 HARMLESS = {"/train/{model_type}": ("/train/xgboost", {"retrain": "yes"}), "/train": ("/train", {}),
             "/api/training/train/": ("/api/training/train/", {"test_split": 5}),
             "/train/status/{job_id}": ("/train/status/00000000-0000-0000-0000-000000000000", None),
             "/train/job/{job_id}": ("/train/job/00000000-0000-0000-0000-000000000000", None),
-            "/api/training/runs/{run_id}/": ("/api/training/runs/999999999/", None)}  # fmt: skip
+            "/api/training/runs/{run_id}/": ("/api/training/runs/999999999/", None),
+            "/train/models/{model_type}/{version}/aliases": (f"{NO_SUCH_MODEL}/aliases", {"alias": "x"}),
+            "/train/models/{model_type}/{version}/aliases/{alias}": (f"{NO_SUCH_MODEL}/aliases/x", None)}  # fmt: skip
 
 
 def test_every_route_answers_401_without_a_token_and_403_to_a_role_without_the_right(live_stack: Clients) -> None:
@@ -160,7 +163,7 @@ def test_every_route_answers_401_without_a_token_and_403_to_a_role_without_the_r
             for allowed in (live_stack.admin, live_stack.hr):
                 assert allowed.request(**send).status_code not in {401, 403}, send
             checked += 1
-    assert checked == 9, checked  # every authenticated operation of the two contracts
+    assert checked == 12, checked  # every authenticated operation: the two contracts and the aliases routes
 
 
 def test_a_tampered_model_is_dropped_from_the_available_models(live_stack: Clients) -> None:
