@@ -97,6 +97,10 @@ def ours(family: str, dataset: Path, workdir: Path) -> float:
     from trainyard.warm.server import DEFAULT_PRELOAD, preload
 
     preload(DEFAULT_PRELOAD)
+    if os.environ.get("TRAINYARD_BENCH_UNPATCHED") != "1":  # as the warm server does (measure both ways)
+        from trainyard import prefect_patches
+
+        prefect_patches.install()
     from flows.train_all import FLOWS
     from trainyard.params import PARAMS_BY_TYPE, ModelType
 

@@ -26,6 +26,7 @@ import time
 import warnings
 from pathlib import Path
 
+from trainyard import prefect_patches
 from trainyard.warm.launch import HEADER, STDIO
 
 logger = logging.getLogger("trainyard.warm")
@@ -265,6 +266,7 @@ def main(argv: list[str]) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     socket_path, modules = Path(argv[0]), tuple(argv[1:]) or DEFAULT_PRELOAD
     preload(modules)
+    prefect_patches.install()  # runs end when their work does (trainyard/prefect_patches.py); forks inherit it
     WarmServer(socket_path).serve()
 
 
