@@ -19,6 +19,7 @@ SMOKES = [
     ("cancel_latency.py", ["--repeats", "1", "--families", "xgboost"], "process gone p50 s"),
     ("hostile_requests.py", ["--repeats", "1", "--scale", "0.2"], "ratio ours / unlimited"),
     ("progress_overhead.py", ["--rows", "5000", "--repeats", "1"], "ratio on / off"),
+    ("flow_teardown.py", ["--runs", "2"], "ratio patched / shipped"),
 ]
 
 
