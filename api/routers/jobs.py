@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path as FilePath
 from typing import Annotated
@@ -205,6 +207,17 @@ def _model_type(value: str) -> str:
                             f"{', '.join(str(t) for t in ModelType)}") from None  # fmt: skip
 
 
+@contextmanager
+def _alias_errors() -> Iterator[None]:
+    """An unknown model version is 404; an alias another writer kept moving, 409."""
+    try:
+        yield
+    except UnknownModelVersion as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except AliasConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+
+
 def _alias_public(change: AliasChange) -> AliasPublic:
     return AliasPublic(model_type=change.model_type, dataset=change.dataset, alias=change.alias, version=change.version,
                        previous_version=change.previous_version, set_by=change.actor, set_at=change.at)  # fmt: skip
@@ -215,24 +228,16 @@ def _alias_public(change: AliasChange) -> AliasPublic:
 def add_alias(model_type: ModelTypePath, version: VersionPath, request: AliasRequest, user: Trainer) -> AliasPublic:
     """Point an alias (``champion``, or any name) at a model version of a model type and dataset, moving it
     from the version that carried it; audited (who, when, previous holder)."""
-    try:
+    with _alias_errors():
         return _alias_public(set_alias(_model_type(model_type), version, request.alias, user.username))
-    except UnknownModelVersion as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except AliasConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
 
 
 @router.delete("/train/models/{model_type}/{version}/aliases/{alias}", response_model=AliasPublic,
                dependencies=[Depends(TRAIN)], responses=errors(400, 404, 409, *AUTHED))  # fmt: skip
 def delete_alias(model_type: ModelTypePath, version: VersionPath, alias: AliasPath, user: Trainer) -> AliasPublic:
     """Take an alias off a model version; audited."""
-    try:
+    with _alias_errors():
         return _alias_public(remove_alias(_model_type(model_type), version, alias, user.username))
-    except UnknownModelVersion as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except AliasConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
 
 
 @router.get("/train/models/alias-events", response_model=list[AliasEventPublic], dependencies=[Depends(READ)],
