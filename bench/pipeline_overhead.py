@@ -5,8 +5,9 @@
 
 Each measurement is a fresh process with a cold Prefect cache. Two times per process:
 - job: from the moment the libraries are imported to the end of the work. This is what a run costs in
-  the service, whose warm server forks each run with these modules already imported
-  (``trainyard.warm.server.DEFAULT_PRELOAD``); the plain script is timed after its own imports too.
+  the service, whose warm server forks each run with these modules already imported and warmed up
+  (``trainyard.warm.server.PRELOAD_BY_POOL``, ``trainyard.warm.warmup``); the plain script is timed
+  after its own imports too.
 - process: the whole process, interpreter start and imports included (a cold ``python script.py``).
 Memory: peak RSS (the child's ru_maxrss) and the job's own share of it (peak minus the RSS once the
 imports are done: the warm server's preloaded libraries are shared by every run, not paid per job).
@@ -94,9 +95,11 @@ def plain(family: str, dataset: Path, workdir: Path) -> float:
 
 def ours(family: str, dataset: Path, workdir: Path) -> float:
     """The family's flow, in-process, after the imports the warm server does for every run."""
-    from trainyard.warm.server import DEFAULT_PRELOAD, preload
+    from trainyard.warm.server import PRELOAD_BY_POOL, preload
+    from trainyard.warm.warmup import warm_up
 
-    preload(DEFAULT_PRELOAD)
+    preload(PRELOAD_BY_POOL["cpu" if family == "random-forest" else "gpu"])  # the family's pool (prefect.yaml)
+    warm_up()  # the first-call costs the warm server pays before it forks any run
     if os.environ.get("TRAINYARD_BENCH_UNPATCHED") != "1":  # as the warm server does (measure both ways)
         from trainyard import prefect_patches
 

@@ -1,11 +1,13 @@
-"""Trigger latency: POST /train/{type} → Running → Completed, against raw Prefect on a default worker.
+"""Trigger latency: POST /train/{type} → Running → Completed, against Prefect's own ways to run a flow.
 
     .venv/bin/python bench/trigger_latency.py --runs 20
     .venv/bin/python bench/trigger_latency.py --runs 1    # smoke (CI)
 
-Ours: POST /train/random-forest (HR table, 5 trees) on the stack `trainyard up` runs (worker polls
-every 1 s). Raw: a no-op flow deployed to its own process pool, served by a worker with Prefect's
-default settings, triggered with the Prefect client. Both polled every 50 ms, one run at a time.
+Ours: POST /train/random-forest (HR table, 5 trees) on the stack `trainyard up` runs. Raw: a no-op
+flow triggered with the Prefect client from a deployment (1) on a process pool whose worker has
+Prefect's default settings (10 s poll), (2) on a process pool whose worker polls every 1 s, and
+(3) served by ``flow.serve`` in a long-lived process polling every 1 s. All polled every 50 ms, one
+run at a time, the variants interleaved.
 """
 
 from __future__ import annotations
@@ -21,6 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import isolated_stack, percentile, table
 
+OURS = "trainyard POST /train/random-forest"
+RAW_POOLS = {"raw-default": 10, "raw-poll-1s": 1}  # work pool → its worker's PREFECT_WORKER_QUERY_SECONDS
+SERVED = "raw-served"
+LABELS = {
+    "raw-default": "raw Prefect no-op, process worker (default 10 s poll)",
+    "raw-poll-1s": "raw Prefect no-op, process worker polling every 1 s",
+    SERVED: "raw Prefect no-op, flow.serve polling every 1 s",
+}
 BODY = {"dataset": "future_skills_dataset.csv", "hyperparameters": {"n_estimators": 5}, "use_cv": False,
         "retrain": True}  # fmt: skip
 
@@ -52,47 +62,74 @@ def main() -> None:
 
         from trainyard.processes import spawn
 
+        prefect_bin = str(Path(sys.executable).parent / "prefect")
         with temporary_settings(updates={PREFECT_API_URL: stack.prefect_api_url}):
-            with get_client(sync_client=True) as prefect:
-                prefect.create_work_pool(WorkPoolCreate(name="raw", type="process"))
             from bench.noop_flow import noop
 
-            deployment_id = noop.from_source(str(Path(__file__).parent), "noop_flow.py:noop").deploy(
-                name="noop", work_pool_name="raw", print_next_steps=False
-            )
-            raw_env = {**stack.env(), "PREFECT_WORKER_QUERY_SECONDS": "10"}  # Prefect's default polling
-            worker = spawn([str(Path(sys.executable).parent / "prefect"), "worker", "start", "--pool", "raw"],
-                           raw_env, stack.logs / "worker-raw.log")  # fmt: skip
-            stack.processes.append(("worker-raw", worker))
-
-            def ours_trigger() -> str:
-                return client.post("/train/random-forest", json=BODY).json()["job_id"]
-
-            def ours_state(job_id: str) -> str:
-                return client.get(f"/train/status/{job_id}").json()["prefect_state"].upper()
+            deployments = {}
+            for pool, poll in RAW_POOLS.items():
+                with get_client(sync_client=True) as prefect:
+                    prefect.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+                deployments[pool] = noop.from_source(str(Path(__file__).parent), "noop_flow.py:noop").deploy(
+                    name=pool, work_pool_name=pool, print_next_steps=False
+                )
+                env = {**stack.env(), "PREFECT_WORKER_QUERY_SECONDS": str(poll)}
+                worker = spawn([prefect_bin, "worker", "start", "--pool", pool], env, stack.logs / f"worker-{pool}.log")
+                stack.processes.append((f"worker-{pool}", worker))
+            # flow.serve: Prefect's runner in a long-lived process, no work pool, polling every second.
+            served_env = {**stack.env(), "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
+            served = spawn([sys.executable, str(Path(__file__).parent / "noop_flow.py"), "--serve", SERVED],
+                           served_env, stack.logs / "served.log")  # fmt: skip
+            stack.processes.append(("served", served))
 
             with get_client(sync_client=True) as prefect:
+                deadline = time.monotonic() + 120
+                while (served_id := _deployment(prefect, SERVED)) is None:
+                    if served.poll() is not None or time.monotonic() > deadline:
+                        log = (stack.logs / "served.log").read_text()[-3000:]
+                        raise RuntimeError(f"flow.serve did not start:\n{log}")
+                    time.sleep(0.5)
+                deployments[SERVED] = served_id
 
-                def raw_trigger() -> str:
-                    return str(prefect.create_flow_run_from_deployment(deployment_id).id)
+                def ours_trigger() -> str:
+                    return client.post("/train/random-forest", json=BODY).json()["job_id"]
+
+                def ours_state(job_id: str) -> str:
+                    return client.get(f"/train/status/{job_id}").json()["prefect_state"].upper()
+
+                def raw_trigger(deployment_id: UUID) -> Callable[[], str]:
+                    return lambda: str(prefect.create_flow_run_from_deployment(deployment_id).id)
 
                 def raw_state(run_id: str) -> str:
                     state = prefect.read_flow_run(UUID(run_id)).state
                     return state.type.value if state else "PENDING"
 
-                results = {"trainyard POST /train/random-forest": [], "raw Prefect no-op, default worker": []}
-                for _ in range(args.runs):
-                    results["trainyard POST /train/random-forest"].append(timed(ours_trigger, ours_state))
-                    results["raw Prefect no-op, default worker"].append(timed(raw_trigger, raw_state))
+                variants = {OURS: (ours_trigger, ours_state)}
+                variants.update({LABELS[name]: (raw_trigger(d), raw_state) for name, d in deployments.items()})
+                results: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
+                for _ in range(args.runs):  # interleaved, so a slow minute hurts every variant alike
+                    for name, (trigger, state_of) in variants.items():
+                        results[name].append(timed(trigger, state_of))
     rows = []
     for name, values in results.items():
         running, done = [v[0] for v in values], [v[1] for v in values]
         rows.append([name, percentile(running, 50), percentile(running, 95), percentile(done, 50),
                      percentile(done, 95)])  # fmt: skip
-    ours, raw = rows
-    rows.append(["ratio ours / raw", ours[1] / raw[1], ours[2] / raw[2], ours[3] / raw[3], ours[4] / raw[4]])
+    ours = rows[0]
+    for raw in rows[1:]:
+        rows.append([f"ratio ours / {raw[0].removeprefix('raw Prefect no-op, ')}",
+                     *(o / r for o, r in zip(ours[1:], raw[1:], strict=True))])  # fmt: skip
     print(f"trigger latency over {args.runs} runs each (seconds)\n")
     print(table(["", "→ Running p50", "→ Running p95", "→ Completed p50", "→ Completed p95"], rows))
+
+
+def _deployment(prefect: object, name: str) -> UUID | None:
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        return prefect.read_deployment_by_name(f"bench-noop/{name}").id  # type: ignore[attr-defined]
+    except ObjectNotFound:
+        return None
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from typing import Any
 from prefect import get_run_logger
 from prefect.runtime import flow_run
 
+from tasks import stage
 from tasks.evaluate import evaluate_model
 from tasks.load import load_dataset
 from tasks.persist import persist_model
@@ -19,23 +20,44 @@ from tasks.validate import validate_dataset
 from trainyard import progress
 from trainyard.cancellation import cancelled_when_stopped
 from trainyard.params import ModelParams, ModelType
-from trainyard.refs import TrainingOutcome
+from trainyard.refs import SplitRef, TrainingOutcome
+
+
+def prepare_data(
+    dataset: str, test_split: float, random_state: int, report: progress.Reporter, refresh: bool = False
+) -> SplitRef:
+    """Load, validate and split (each served from cache when an earlier run did it). A cached step
+    whose staged file is gone (a crash before the writer finished it, a cleanup) is done again."""
+    options = {"refresh_cache": True} if refresh else {}
+    with report.stage("load", 0.0, 0.4):
+        loaded = load_dataset.with_options(**options)(dataset)
+    with report.stage("validate", 0.4, 0.8):
+        validated = validate_dataset.with_options(**options)(loaded)
+    with report.stage("split", 0.8, 1.0):
+        split = split_dataset.with_options(**options)(validated, test_split, random_state)
+    missing = [path for path in (split.table, split.train, split.test) if not stage.is_staged(path)]
+    if missing and not refresh:
+        get_run_logger().warning("cached steps point at staged files that are gone (%s): loading again",
+                                 ", ".join(missing))  # fmt: skip
+        return prepare_data(dataset, test_split, random_state, report, refresh=True)
+    return split
 
 
 def run_pipeline(model_type: ModelType, p: ModelParams, fit: Any) -> TrainingOutcome:
     """Call the steps in order, reporting progress; ``fit`` is the family's fit task."""
     # A cancel that stops a fit ends this run Cancelled, nothing registered.
-    with cancelled_when_stopped(), progress.reporting(flow_run.get_id(), f"{model_type}-progress") as report:
+    # Steps hand their tables over in memory; the staged files are written behind and waited for at the end.
+    with (
+        cancelled_when_stopped(),
+        progress.reporting(flow_run.get_id(), f"{model_type}-progress") as report,
+        stage.handoff(),
+    ):
         record = start_run_record(model_type, p)
         if record.finished is not None:  # a retry of a run whose model is registered: nothing to redo
             report.finish("done (model already registered)")
             return record.finished
-        with report.stage("load", 0.0, 0.04):
-            dataset = load_dataset(p.dataset)
-        with report.stage("validate", 0.04, 0.08):
-            validated = validate_dataset(dataset)
-        with report.stage("split", 0.08, 0.10):
-            split = split_dataset(validated, p.test_split, p.random_state)
+        with report.stage("", 0.0, 0.10):
+            split = prepare_data(p.dataset, p.test_split, p.random_state, report)
         # With CV, evaluation fits the model cv_folds more times: it gets that share of the run.
         fit_end = 0.10 + 0.80 / (1 + p.cv_folds) if p.use_cv else 0.86
         with report.stage("fit", 0.10, fit_end):

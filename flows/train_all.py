@@ -9,12 +9,10 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.neural_net import train_neural_net
+from flows.pipeline import prepare_data
 from flows.random_forest import train_random_forest
 from flows.xgboost import train_xgboost
-from tasks.load import load_dataset
 from tasks.records import RESULT_OPTIONS, outcome_of
-from tasks.split import split_dataset
-from tasks.validate import validate_dataset
 from trainyard import progress
 from trainyard.cancellation import stopping_sub_jobs_on_termination
 from trainyard.params import ModelType, TrainAllParams
@@ -43,8 +41,9 @@ def train_model(model_type: ModelType, params: TrainAllParams) -> TrainingOutcom
 def train_all(params: TrainAllParams = TrainAllParams()) -> dict[str, TrainingOutcome]:
     """Train every model family on one dataset; the children reuse the cached load/validate/split."""
     with progress.reporting(flow_run.get_id(), "all-progress") as report:
-        with report.stage("load, validate, split", 0.0, 0.1):
-            split_dataset(validate_dataset(load_dataset(params.dataset)), params.test_split, params.random_state)
+        with report.stage("", 0.0, 0.1):
+            # Staged synchronously (no handoff): the sub-jobs read these files as soon as they start.
+            prepare_data(params.dataset, params.test_split, params.random_state, report)
         futures = {model_type: train_model.submit(model_type, params) for model_type in FLOWS}
         with stopping_sub_jobs_on_termination(flow_run.get_id()), report.stage("train", 0.1, 1.0):
             # A cancel stops their fits too. Progress here counts finished sub-jobs; each sub-job's

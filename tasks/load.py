@@ -1,4 +1,4 @@
-"""Load step: resolve the dataset inside the allowed roots, hash it, stage it as Parquet."""
+"""Load step: resolve the dataset inside the allowed roots, hash it, stage it (Arrow IPC)."""
 
 from __future__ import annotations
 

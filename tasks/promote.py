@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -40,7 +41,7 @@ def decide_champion(
     """Promote this run's model to champion of its model type and dataset when it should be; why, either way."""
     from trainyard.model_store import load_model
     from trainyard.registry.aliases import record_decision
-    from trainyard.registry.runs import get_model_version
+    from trainyard.registry.runs import get_model_version, run_of_version
 
     settings = get_settings()
     metric = settings.promotion_metric
@@ -51,6 +52,9 @@ def decide_champion(
             registered = get_model_version(str(model_type), version)
             if registered is None:
                 return None
+            if (own := metrics_on_same_rows(run_of_version(str(model_type), version), split)) is not None:
+                scored[version] = own  # scored on exactly these rows when it was trained: no need to load it
+                return getattr(own, metric)
             try:
                 scored[version] = score_on_test_rows(load_model(Path(registered.path)), split).metrics
             except (ArtifactError, OSError, ValueError) as exc:  # a champion that no longer loads keeps its title
@@ -70,3 +74,21 @@ def decide_champion(
     verdict = "promoted to champion" if decision.promoted else "not promoted"
     get_run_logger().info("%s %s %s: %s", model_type, outcome.model_version, verdict, decision.reason)
     return ChampionReport(decision, metric, scored)
+
+
+def metrics_on_same_rows(run: Any, split: SplitRef) -> Metrics | None:
+    """The metrics a model's own run recorded, when that run held out the same rows as ``split`` (same
+    dataset content, test share and seed: the split is a function of those); None otherwise."""
+    same_rows = (
+        run is not None
+        and run.dataset_sha256 == split.dataset.sha256
+        and run.test_split == split.test_split
+        and run.random_state == split.random_state
+        and run.test_samples == split.test_rows
+    )
+    if not same_rows or not run.metrics:
+        return None
+    try:
+        return Metrics.model_validate({**run.metrics, "per_class": run.per_class_metrics or {}})
+    except ValueError:  # recorded by an older version in another shape: score the model instead
+        return None

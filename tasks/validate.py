@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from prefect import get_run_logger, task
 
 from tasks.cache_keys import validate_key
-from tasks.stage import read_stage, stage_path, write_stage
+from tasks.stage import read_stage, release_stage, stage_path, write_stage
 from trainyard.datasets import SPECS
 from trainyard.errors import SchemaValidationError
 from trainyard.refs import DatasetRef, ValidatedDataset
@@ -53,7 +53,11 @@ def validate_dataset(dataset: DatasetRef) -> ValidatedDataset:
     # Coercion usually changes nothing in a table already of the right types: then the staged raw
     # table is the validated one, and writing it again would cost a full copy.
     unchanged = valid.dtypes.equals(dtypes) and valid[text.columns].equals(text)
-    staged = dataset.staged if unchanged else write_stage(valid, stage_path(dataset.sha256, "validated"))
+    if unchanged:
+        staged = dataset.staged
+    else:
+        staged = write_stage(valid, stage_path(dataset.sha256, "validated"))
+        release_stage(dataset.staged)  # later steps read the validated table only
     get_run_logger().info("%s passed the %s schema: %d rows, classes %s", name, dataset.kind, len(valid),
                           counts.to_dict())  # fmt: skip
     return ValidatedDataset(dataset=dataset, staged=staged, rows=len(valid), class_counts=counts.to_dict())

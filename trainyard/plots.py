@@ -22,13 +22,15 @@ TOP_FEATURES = 20
 def _figure(width: float = 5.0, height: float = 4.0) -> tuple[Figure, Any]:
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    # Fixed margins, not a layout engine: constrained/tight layout draws every figure twice.
+    figure = Figure(figsize=(width, height), dpi=DPI)
     return figure, figure.add_subplot()
 
 
 def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI)
+    # zlib level 1: these flat-colour charts compress almost as well as at the default 6, ~3x faster.
+    figure.savefig(buffer, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
     return buffer.getvalue()
 
 
@@ -64,7 +66,9 @@ def precision_recall_png(y_true: np.ndarray, scores: np.ndarray, positive: str) 
     from sklearn.metrics import PrecisionRecallDisplay
 
     figure, axes = _figure()
-    PrecisionRecallDisplay.from_predictions(y_true, scores, pos_label=positive, ax=axes, plot_chance_level=True)
+    # drop_intermediate: the curve's corners only, not a point per distinct score (thousands).
+    PrecisionRecallDisplay.from_predictions(y_true, scores, pos_label=positive, ax=axes, plot_chance_level=True,
+                                            drop_intermediate=True)  # fmt: skip
     axes.set_title(f"Precision-recall curve (positive class {positive})")
     return _png(figure)
 
@@ -86,7 +90,10 @@ def per_class_png(per_class: dict[str, dict[str, float]]) -> bytes:
 def importances_png(names: Sequence[str], values: Sequence[float], title: str) -> bytes:
     """The ``TOP_FEATURES`` largest importances, largest on top."""
     ranked = sorted(zip(values, names, strict=True), reverse=True)[:TOP_FEATURES]
-    figure, axes = _figure(6.0, 1.5 + 0.25 * len(ranked))
+    label_inches = 0.2 + 0.08 * max((len(name) for _, name in ranked), default=0)  # ~0.08 in per character
+    width, height = 4.5 + label_inches, 1.5 + 0.25 * len(ranked)
+    figure, axes = _figure(width, height)
+    figure.subplots_adjust(left=label_inches / width, right=0.95, bottom=0.65 / height, top=1 - 0.35 / height)
     axes.barh([name for _, name in reversed(ranked)], [value for value, _ in reversed(ranked)])
     axes.set(title=title, xlabel="importance")
     return _png(figure)

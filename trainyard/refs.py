@@ -10,7 +10,7 @@ from trainyard.datasets import DatasetKind
 
 
 class DatasetRef(BaseModel):
-    """A dataset file as loaded: where it is, its content hash, and its staged Parquet copy."""
+    """A dataset file as loaded: where it is, its content hash, and its staged copy (Arrow IPC)."""
 
     path: str
     sha256: str

@@ -146,7 +146,10 @@ class Stack:
         for pool in POOLS:
             socket = self.warm_socket(pool)
             if socket is not None and f"warm-{pool}" not in started:
-                self._start(f"warm-{pool}", [sys.executable, "-m", "trainyard.warm.server", str(socket)])
+                from trainyard.warm.server import DEFAULT_PRELOAD, PRELOAD_BY_POOL
+
+                modules = PRELOAD_BY_POOL.get(pool, DEFAULT_PRELOAD)
+                self._start(f"warm-{pool}", [sys.executable, "-m", "trainyard.warm.server", str(socket), *modules])
 
     def start_workers(self) -> None:
         """The pools' workers (and their warm servers, if not started yet)."""
@@ -155,8 +158,8 @@ class Stack:
             for index in range(self.workers_per_pool):
                 self._start(
                     f"worker-{pool}-{index}",
-                    [str(BIN / "prefect"), "worker", "start", "--pool", pool, "--type", "process",
-                     "--name", f"{pool}-{index}"],
+                    # Prefect's process worker, woken by the run's Scheduled event (trainyard/worker.py).
+                    [sys.executable, "-m", "trainyard.worker", "--pool", pool, "--name", f"{pool}-{index}"],
                 )  # fmt: skip
 
     def start_api(self, timeout: float = 180, *, name: str = "api", port: int | None = None,

@@ -77,6 +77,27 @@ def test_rerun_serves_load_validate_split_from_cache(prefect_api: str) -> None:
     assert states["fit-random-forest"] == "Completed"
 
 
+def test_staged_files_lost_behind_a_cache_record_are_rebuilt(prefect_api: str) -> None:
+    """The staged copies are written behind the run: a crash before the writer finished (or a cleanup)
+    leaves cache records pointing at nothing. The next run loads again instead of failing."""
+    params = RandomForestParams(dataset="future_skills_dataset.csv", hyperparameters={"n_estimators": 5})
+    train_random_forest(params)
+    sha256 = file_sha256(get_settings().data_roots[0] / params.dataset)
+    staged = list((get_settings().stage_dir / sha256).glob("*.arrow"))
+    assert staged, "the first run staged nothing"
+    for path in staged:
+        path.unlink()
+
+    again = train_random_forest(params)
+
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(again.flow_run_id).state.type == StateType.COMPLETED
+    assert all(path.exists() for path in staged), "the rebuilt steps staged their files again"
+    third = train_random_forest(params)  # and the records written by the rebuild serve the next run
+    states = task_states(third.flow_run_id)
+    assert {states[step] for step in ("load-dataset", "validate-dataset", "split-dataset")} == {"Cached"}
+
+
 def test_bad_dataset_fails_and_keeps_record_and_message(prefect_api: str, sandbox: Path) -> None:
     frame = pd.read_csv(sandbox / "data" / "future_skills_dataset.csv").drop(columns=["trend_score"])
     frame.to_csv(sandbox / "data" / "no_trend.csv", index=False)

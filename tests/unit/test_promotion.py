@@ -76,3 +76,25 @@ def test_manual_aliases_move_between_versions_and_are_audited() -> None:
         aliases.set_alias("xgboost", "no-such-version", "staging", "ana")
     with pytest.raises(ValueError, match="must match"):
         aliases.set_alias("xgboost", first, "Not Valid", "ana")
+
+
+def test_a_champion_trained_on_the_same_rows_is_compared_by_its_own_metrics_without_loading_it() -> None:
+    from types import SimpleNamespace
+
+    from tasks.promote import metrics_on_same_rows
+    from trainyard.refs import DatasetRef, Metrics, SplitRef
+
+    dataset = DatasetRef(path="/d.csv", sha256="a" * 64, rows=100, columns=["x", "y"], kind="churn", staged="/s")
+    split = SplitRef(dataset=dataset, table="/s", train="/t", test="/e", train_rows=80, test_rows=20, test_split=0.2,
+                     random_state=42, features=["x"], target="y")  # fmt: skip
+    metrics = {"accuracy": 0.9, "precision": 0.9, "recall": 0.9, "f1_score": 0.9, "precision_macro": 0.8,
+               "recall_macro": 0.8, "f1_macro": 0.8, "roc_auc": 0.95, "confusion_matrix": {"labels": []}}  # fmt: skip
+    run = SimpleNamespace(dataset_sha256="a" * 64, test_split=0.2, random_state=42, test_samples=20,
+                          metrics=metrics, per_class_metrics={"yes": {"f1_score": 0.7}})  # fmt: skip
+
+    own = metrics_on_same_rows(run, split)
+    assert isinstance(own, Metrics) and own.f1_macro == 0.8 and own.per_class == {"yes": {"f1_score": 0.7}}
+    for other in ({"random_state": 7}, {"test_split": 0.3}, {"dataset_sha256": "b" * 64}, {"metrics": {}}):
+        assert metrics_on_same_rows(SimpleNamespace(**{**vars(run), **other}), split) is None, other
+    assert metrics_on_same_rows(SimpleNamespace(**{**vars(run), "metrics": {"accuracy": "n/a"}}), split) is None
+    assert metrics_on_same_rows(None, split) is None

@@ -144,6 +144,17 @@ def registered_run(
         return session.scalar(query.order_by(TrainingRun.id.desc()).limit(1))
 
 
+def run_of_version(model_type: str, version: str) -> TrainingRun | None:
+    """The training run that produced model ``version`` of ``model_type``."""
+    query = (
+        select(TrainingRun)
+        .join(ModelVersionRecord, ModelVersionRecord.training_run_id == TrainingRun.id)
+        .where(ModelVersionRecord.model_type == model_type, ModelVersionRecord.version == version)
+    )
+    with session_scope() as session:
+        return session.scalar(query.limit(1))
+
+
 def version_taken(model_type: str, version: str) -> bool:
     return get_model_version(model_type, version) is not None
 

@@ -1,0 +1,71 @@
+"""The in-memory handoff of staged tables, and the writer that puts their files on disk behind a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tasks import stage
+
+
+@pytest.fixture
+def frame() -> pd.DataFrame:
+    return pd.DataFrame({"a": np.arange(10), "b": np.linspace(0, 1, 10), "c": list("abcdefghij")})
+
+
+def test_steps_read_the_table_from_memory_and_its_file_is_written_behind(tmp_path: Path, frame) -> None:
+    path = tmp_path / "sha" / "raw.arrow"
+    with stage.handoff():
+        staged = stage.write_stage(frame, path)
+        pd.testing.assert_frame_equal(stage.read_stage(staged), frame)
+        pd.testing.assert_frame_equal(stage.read_stage(staged, columns=["b"]), frame[["b"]])
+        taken = stage.take_staged(staged, np.array([7, 2]), ["a", "c"])
+        assert taken["a"].tolist() == [7, 2] and taken["c"].tolist() == ["h", "c"]
+    # After the block: the file, written by the writer, and read back as any retry would read it.
+    assert path.is_file()
+    pd.testing.assert_frame_equal(stage.read_stage(str(path)), frame)
+    taken = stage.take_staged(str(path), np.array([7, 2]), ["a", "c"])
+    assert taken["a"].tolist() == [7, 2] and taken["c"].tolist() == ["h", "c"]
+
+
+def test_a_reader_changing_its_frame_leaves_the_staged_table_as_it_was(tmp_path: Path, frame) -> None:
+    with stage.handoff():
+        staged = stage.write_stage(frame, tmp_path / "raw.arrow")
+        mine = stage.read_stage(staged)
+        mine["a"] = mine["a"] * 100  # what validation's in-place coercion does to its own read
+        mine.loc[0, "c"] = "changed"
+        pd.testing.assert_frame_equal(stage.read_stage(staged), frame)
+    pd.testing.assert_frame_equal(stage.read_stage(staged), frame)
+
+
+def test_a_failed_write_is_reported_not_raised_and_the_table_is_not_staged(tmp_path: Path, frame) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the stage directory should be")
+    path = blocked / "raw.arrow"
+    with stage.handoff() as current:
+        staged = stage.write_stage(frame, path)
+        assert stage.is_staged(staged)  # in memory while the run lasts
+        failed = current.drain()
+    assert failed == [str(path)]
+    assert not stage.is_staged(staged)
+
+
+def test_an_existing_file_is_not_written_again(tmp_path: Path, frame) -> None:
+    path = tmp_path / "raw.arrow"
+    stage.write_stage(frame, path)  # outside a handoff: written at once
+    before = path.stat().st_mtime_ns
+    with stage.handoff():
+        stage.write_stage(frame, path)
+    assert path.stat().st_mtime_ns == before
+
+
+def test_a_released_table_leaves_memory_and_keeps_its_file(tmp_path: Path, frame) -> None:
+    with stage.handoff() as current:
+        staged = stage.write_stage(frame, tmp_path / "raw.arrow")
+        stage.release_stage(staged)
+        assert current.get(staged) is None
+    assert Path(staged).is_file()
+    pd.testing.assert_frame_equal(stage.read_stage(staged), frame)

@@ -1,0 +1,48 @@
+"""First-call costs a warm server pays once, so that no forked run pays them.
+
+Importing a library is not all of its start-up: pandera registers its validation backends and builds
+a schema object on the first ``validate`` (≈ 0.5 s), and matplotlib loads its font list and renders
+its first figure slowly. Each warm-up here runs the real code path on a tiny input. Nothing here may
+start a thread or open a connection: the server forks after it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+logger = logging.getLogger("trainyard.warm")
+
+
+def _pandera() -> None:
+    from tasks.schemas import SCHEMAS
+    from trainyard import datagen
+
+    samples = {"churn": datagen.churn(rows=40, seed=1), "future_skills": datagen.future_skills(seed=1).head(40)}
+    for kind, schema in SCHEMAS.items():
+        sample = samples.get(kind)
+        if sample is not None:
+            schema.validate(sample, lazy=True, inplace=True)
+        else:
+            schema.to_schema()
+
+
+def _matplotlib() -> None:
+    from trainyard import plots
+
+    plots.confusion_matrix_png(["a", "b"], [[3, 1], [0, 2]])
+
+
+WARMUPS: dict[str, Callable[[], None]] = {"pandera": _pandera, "matplotlib": _matplotlib}
+
+
+def warm_up() -> None:
+    """Run every warm-up; one that fails is logged and skipped (the run then pays that cost itself)."""
+    started = time.perf_counter()
+    for name, step in WARMUPS.items():
+        try:
+            step()
+        except Exception as exc:
+            logger.warning("warm server could not warm up %s: %s", name, exc)
+    logger.info("warm server warmed up %s in %.2fs", ", ".join(WARMUPS), time.perf_counter() - started)
