@@ -54,17 +54,27 @@ def fit_pipeline(
     return FittedModel(pipeline=pipeline, device=device, hyperparameters=hyperparameters, fit_seconds=elapsed)
 
 
-def fit_forest_in_batches(pipeline: Pipeline, X: Any, y: Any) -> None:
-    """Grow the pipeline's forest a few trees at a time (warm start), checking for a stop in between.
+BATCH_SECONDS = 1.5  # how long one batch of trees may take: the most a cancel waits for the forest
 
-    The same forest as one ``fit``: scikit-learn draws each new tree's seed from the same stream.
+
+def fit_forest_in_batches(pipeline: Pipeline, X: Any, y: Any) -> None:
+    """Grow the pipeline's forest a batch of trees at a time (warm start), checking for a stop in between.
+
+    The same forest as one ``fit``: scikit-learn draws each new tree's seed from the same stream. Every
+    batch ends on a barrier (all cores wait for its last tree), so batches are as large as
+    ``BATCH_SECONDS`` allows: sized from the time the trees so far took, in multiples of the core count.
     """
     preprocess, forest = pipeline.steps[0][1], pipeline.steps[-1][1]
     features = preprocess.fit_transform(X, y)
-    total, step = forest.n_estimators, 2 * (os.cpu_count() or 1)
-    for grown in range(min(step, total), total + step, step):
-        forest.set_params(n_estimators=min(grown, total), warm_start=True)
+    cores = os.cpu_count() or 1
+    total, grown, batch = forest.n_estimators, 0, 2 * cores
+    started = time.perf_counter()
+    while grown < total:
+        grown = min(grown + batch, total)
+        forest.set_params(n_estimators=grown, warm_start=True)
         forest.fit(features, y)
         cancellation.check()
-        progress.advance(min(grown, total), total, "trees")
+        progress.advance(grown, total, "trees")
+        per_tree = (time.perf_counter() - started) / grown
+        batch = max(2 * cores, cores * int(BATCH_SECONDS / max(per_tree * cores, 1e-6)))
     forest.set_params(warm_start=False)

@@ -1,6 +1,6 @@
-"""One small, documented patch to Prefect 3.8's flow engine, applied by the warm server at start.
+"""Two small, documented patches to Prefect 3.8, applied by the warm server at start.
 
-Prefect's flow-run heartbeat thread (``prefect.flow_engine._send_heartbeats``, on by default every
+1. Heartbeats. Prefect's flow-run heartbeat thread (``prefect.flow_engine._send_heartbeats``, on by default every
 180 s) sleeps in 1-second steps, and a synchronous flow joins it when the flow's body returns: every
 run ends 0-1 s (0.5 s on average) after its work is done, waiting for a thread that has nothing to
 do. There is no setting for it short of turning heartbeats off, and heartbeats are what Prefect uses
@@ -10,6 +10,14 @@ that the thread waits on its stop event instead of sleeping, so the join returns
 ``PATCHED_SOURCE_SHA256`` pins the Prefect source this was written against:
 ``tests/unit/test_prefect_patches.py`` fails when a Prefect upgrade changes it, so the patch is
 reviewed (or dropped, if Prefect fixed it) rather than silently applied to different code.
+
+2. TLS contexts. Every Prefect client (sync and async, and a flow run makes several) builds a new
+``ssl.create_default_context(cafile=certifi.where())``, parsing the whole CA bundle: 40-50 ms each,
+≈ 0.2 s of every run's start here, even against an ``http://`` server. ``install`` gives
+``prefect.client.orchestration`` a stand-in for the ``ssl`` module whose ``create_default_context``
+returns one context per CA file per process, built once (the warm server builds it before it forks).
+A context without a CA file (Prefect's insecure mode, which then changes it) is never shared. The
+unit test checks that Prefect's clients still call it that way.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import inspect
+import ssl
 import threading
 from collections.abc import Generator
 from contextlib import contextmanager
@@ -69,10 +78,47 @@ def _prompt_heartbeats(engine: Any, join_on_exit: bool = True) -> Generator[None
             thread.join(timeout=2)
 
 
+class SharedTLSContexts:
+    """Stands in for the ``ssl`` module in ``prefect.client.orchestration``: the same behaviour, except
+    that verified contexts (those given a CA file) are built once per file and shared."""
+
+    def __init__(self) -> None:
+        self._contexts: dict[tuple[Any, ...], ssl.SSLContext] = {}
+        self._lock = threading.Lock()
+
+    def create_default_context(
+        self, purpose: ssl.Purpose = ssl.Purpose.SERVER_AUTH, *, cafile: str | None = None,
+        capath: str | None = None, cadata: Any = None,
+    ) -> ssl.SSLContext:  # fmt: skip
+        if cafile is None:  # the caller may loosen it (insecure mode): always a fresh one
+            return ssl.create_default_context(purpose, capath=capath, cadata=cadata)
+        key = (purpose, cafile, capath, cadata)
+        with self._lock:
+            if key not in self._contexts:
+                self._contexts[key] = ssl.create_default_context(purpose, cafile=cafile, capath=capath, cadata=cadata)
+            return self._contexts[key]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(ssl, name)
+
+
+def prefect_client_tls_context() -> ssl.SSLContext:
+    """The verified context Prefect's clients use (built now if it is not yet): the warm server calls it
+    before forking, so no run builds one."""
+    import certifi
+    import prefect.client.orchestration as orchestration
+    from prefect.settings import PREFECT_API_SSL_CERT_FILE
+
+    return orchestration.ssl.create_default_context(cafile=PREFECT_API_SSL_CERT_FILE.value() or certifi.where())
+
+
 def install() -> None:
-    """Replace Prefect's heartbeat context manager in this process (idempotent)."""
+    """Apply both patches in this process (idempotent)."""
+    import prefect.client.orchestration as orchestration
     import prefect.flow_engine as engine
 
+    if not isinstance(orchestration.ssl, SharedTLSContexts):
+        orchestration.ssl = SharedTLSContexts()  # type: ignore[assignment]
     if getattr(engine._send_heartbeats, _INSTALLED, False):
         return
     original = engine._send_heartbeats

@@ -54,3 +54,41 @@ def test_install_replaces_prefects_context_manager_once() -> None:
         assert engine._send_heartbeats.__wrapped_original__ is original  # type: ignore[attr-defined]
     finally:
         engine._send_heartbeats = original
+
+
+def test_prefect_clients_still_build_their_tls_context_the_way_the_patch_shares() -> None:
+    # The TLS patch replaces `ssl` inside this module: it only helps while the clients call
+    # `ssl.create_default_context(cafile=...)` there. A Prefect upgrade that changes this fails here.
+    import inspect
+
+    import prefect.client.orchestration as orchestration
+
+    for client in (orchestration.SyncPrefectClient, orchestration.PrefectClient):
+        assert "ssl.create_default_context(cafile=cert_file)" in inspect.getsource(client.__init__)
+
+
+def test_shared_tls_contexts_build_one_verified_context_per_ca_file_and_never_share_an_insecure_one() -> None:
+    import certifi
+
+    shared = prefect_patches.SharedTLSContexts()
+    first = shared.create_default_context(cafile=certifi.where())
+    assert shared.create_default_context(cafile=certifi.where()) is first
+    assert first.verify_mode == __import__("ssl").CERT_REQUIRED and first.check_hostname
+    loose = shared.create_default_context()
+    assert loose is not first and shared.create_default_context() is not loose
+    assert shared.SSLContext is __import__("ssl").SSLContext and shared.CERT_NONE == __import__("ssl").CERT_NONE
+
+
+def test_after_install_two_prefect_clients_share_one_tls_context() -> None:
+    import prefect.client.orchestration as orchestration
+
+    original = orchestration.ssl
+    try:
+        prefect_patches.install()
+        contexts = []
+        for _ in range(2):  # built, never connected: no server needed
+            client = orchestration.SyncPrefectClient(api="http://127.0.0.1:9/api")
+            contexts.append(client._client._transport._pool._ssl_context)
+        assert contexts[0] is contexts[1] is prefect_patches.prefect_client_tls_context()
+    finally:
+        orchestration.ssl = original

@@ -271,8 +271,8 @@ def main(argv: list[str]) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     socket_path, modules = Path(argv[0]), tuple(argv[1:]) or DEFAULT_PRELOAD
     preload(modules)
-    warm_up()
     prefect_patches.install()  # runs end when their work does (trainyard/prefect_patches.py); forks inherit it
+    warm_up()
     WarmServer(socket_path).serve()
 
 

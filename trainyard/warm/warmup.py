@@ -1,9 +1,12 @@
 """First-call costs a warm server pays once, so that no forked run pays them.
 
 Importing a library is not all of its start-up: pandera registers its validation backends and builds
-a schema object on the first ``validate`` (≈ 0.5 s), and matplotlib loads its font list and renders
-its first figure slowly. Each warm-up here runs the real code path on a tiny input. Nothing here may
-start a thread or open a connection: the server forks after it.
+a schema object on the first ``validate``, matplotlib loads its font list and renders its first
+figure slowly, and each Prefect client parses the CA bundle for its TLS context (shared once
+``prefect_patches`` is installed, so call this after it). Each warm-up runs the real code path on a
+tiny input, or builds the object once. Nothing here may start a thread or open a connection: the
+server forks after it. Measured, not assumed: rebuilding Prefect's ~260 deferred pydantic models here
+made each forked run reach Running ~0.2 s later, not sooner, so that is not done.
 """
 
 from __future__ import annotations
@@ -34,7 +37,17 @@ def _matplotlib() -> None:
     plots.confusion_matrix_png(["a", "b"], [[3, 1], [0, 2]])
 
 
-WARMUPS: dict[str, Callable[[], None]] = {"pandera": _pandera, "matplotlib": _matplotlib}
+def _prefect_tls() -> None:
+    from trainyard.prefect_patches import prefect_client_tls_context
+
+    prefect_client_tls_context()
+
+
+WARMUPS: dict[str, Callable[[], None]] = {
+    "pandera": _pandera,
+    "matplotlib": _matplotlib,
+    "prefect TLS context": _prefect_tls,
+}
 
 
 def warm_up() -> None:
