@@ -92,3 +92,40 @@ def test_after_install_two_prefect_clients_share_one_tls_context() -> None:
         assert contexts[0] is contexts[1] is prefect_patches.prefect_client_tls_context()
     finally:
         orchestration.ssl = original
+
+
+def _flaky_transport(fails: int) -> tuple[object, list[float]]:
+    import httpx
+
+    seen: list[float] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(time.perf_counter())
+        return httpx.Response(503 if len(seen) <= fails else 200, json={})
+
+    return httpx.MockTransport(answer), seen
+
+
+def test_a_busy_server_is_retried_after_a_quarter_second_not_two(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import prefect.client.base as base
+
+    monkeypatch.setattr(base.PrefectHttpxSyncClient, "__init__", base.PrefectHttpxSyncClient.__init__)
+    monkeypatch.setattr(base.PrefectHttpxAsyncClient, "__init__", base.PrefectHttpxAsyncClient.__init__)
+    prefect_patches.install()
+    transport, seen = _flaky_transport(fails=2)
+    with base.PrefectHttpxSyncClient(transport=transport, base_url="http://prefect.invalid/api") as client:
+        assert client.get("/flow_runs/x").status_code == 200
+    first, second = seen[1] - seen[0], seen[2] - seen[1]
+    assert 0.25 <= first < 1.0, first  # Prefect alone waits 2 s (2 ** 1) before the first retry
+    assert 1.0 <= second < 3.0, second  # then 4x longer each time, as long in all as Prefect's own backoff
+
+
+def test_a_retry_after_from_the_server_is_left_as_it_is() -> None:
+    import httpx
+
+    response = httpx.Response(503, headers={"Retry-After": "7"}, request=httpx.Request("GET", "http://x"))
+    prefect_patches.retry_hint(response)
+    assert response.headers["Retry-After"] == "7"
+    ok = httpx.Response(200, request=httpx.Request("GET", "http://x"))
+    prefect_patches.retry_hint(ok)
+    assert "Retry-After" not in ok.headers
