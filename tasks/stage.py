@@ -29,14 +29,12 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SUFFIX = ".arrow"
+logger = logging.getLogger(__name__)
 
 
 def stage_path(dataset_sha256: str, name: str) -> Path:
     """Deterministic location of a staged table: the same inputs always map to the same file."""
     return get_settings().stage_dir / dataset_sha256 / f"{name}{SUFFIX}"
-
-
-logger = logging.getLogger(__name__)
 
 
 class StageHandoff:
@@ -52,6 +50,7 @@ class StageHandoff:
         self._writes: dict[str, Future[None]] = {}
 
     def put(self, frame: pd.DataFrame, path: Path) -> str:
+        """Hold ``frame`` for this run's next steps and queue its file (unless one already exists)."""
         self._tables[str(path)] = frame
         if not path.exists():  # content-addressed: an existing file already holds this table
             self._writes[str(path)] = self._writer.submit(_write_file, frame, path)
@@ -162,6 +161,6 @@ def take_staged(path: str, positions: np.ndarray, columns: list[str]) -> pd.Data
 
 def _gone(path: str) -> DatasetError:
     return DatasetError(
-        f"staged table {path} is gone while its cache record remains: delete "
-        "artifacts/stage (it holds both) and run again"
+        f"staged table {path} is gone (a run that ended before writing it, or a cleanup of artifacts/stage): "
+        "run again; a new run loads and stages the dataset again"
     )

@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
 
     # What `prefect worker start` sets up, so that SIGTERM/SIGINT stop this worker the same way.
     setup_signal_handlers_worker(os.getpid(), "the process worker", print)
-    prefect_patches.install()  # shared TLS context, prompt retries of a busy SQLite (trainyard/prefect_patches.py)
+    prefect_patches.install()  # one TLS context per process (trainyard/prefect_patches.py)
     worker = EventDrivenProcessWorker(
         work_pool_name=args.pool,
         name=args.name,
