@@ -1,5 +1,5 @@
-"""Two small, documented patches to Prefect 3.8's client side, applied by the warm server at start
-(and by the pools' workers).
+"""Two small, documented patches to Prefect 3.8 (its flow engine's heartbeat thread and its API
+clients' TLS set-up), applied by the warm server at start and by the pools' workers.
 
 1. Heartbeats. Prefect's flow-run heartbeat thread (``prefect.flow_engine._send_heartbeats``, on by default every
 180 s) sleeps in 1-second steps, and a synchronous flow joins it when the flow's body returns: every
