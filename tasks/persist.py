@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime
 
 from prefect import get_run_logger, task
@@ -14,7 +13,6 @@ from trainyard.errors import RegistryError
 from trainyard.lineage import code_version, library_versions, training_signature
 from trainyard.params import ModelType, TrainingParams
 from trainyard.refs import Metrics, RunRecord, SplitRef, TrainingOutcome
-from trainyard.settings import get_settings
 from trainyard.states import RunStatus
 
 
@@ -28,7 +26,8 @@ def persist_model(
     params: TrainingParams,
 ) -> TrainingOutcome:
     """Save the model directory, then record it and the run's results in one registry transaction."""
-    from trainyard.model_store import save_model
+    from trainyard.artifact_store import get_store
+    from trainyard.model_store import delete_model, save_model
     from trainyard.registry.models import ModelVersionRecord
     from trainyard.registry.runs import complete_run
 
@@ -37,7 +36,7 @@ def persist_model(
     cancellation.check()
     if cancellation.cancelled_in_prefect(record.flow_run_id):
         raise cancellation.TrainingStopped(f"flow run {record.flow_run_id} was cancelled; nothing registered")
-    destination = get_settings().models_dir / str(model_type) / record.model_version
+    destination = get_store().location("models", str(model_type), record.model_version)
     dataset = split.dataset
     lineage = {
         "dataset": {"path": dataset.path, "sha256": dataset.sha256, "rows": dataset.rows},
@@ -53,10 +52,10 @@ def persist_model(
         "code_version": code_version(),
         "created_at": datetime.now(UTC).isoformat(),
     }
-    path, sha256 = save_model(model.pipeline, model_type, destination, {**lineage, "metrics": metrics.model_dump()})
-    size = sum(f.stat().st_size for f in path.iterdir())
-    version = ModelVersionRecord(model_type=str(model_type), version=record.model_version, path=str(path),
-                                 sha256=sha256, size_bytes=size)  # fmt: skip
+    saved = save_model(model.pipeline, model_type, destination, {**lineage, "metrics": metrics.model_dump()})
+    path, sha256 = saved.location, saved.sha256
+    version = ModelVersionRecord(model_type=str(model_type), version=record.model_version, path=path,
+                                 sha256=sha256, size_bytes=saved.size_bytes)  # fmt: skip
     try:
         complete_run(
             record.flow_run_id,
@@ -81,7 +80,7 @@ def persist_model(
             per_class_metrics=metrics.per_class,
             cv_metrics=metrics.cv,
             training_duration_seconds=round(model.fit_seconds, 4),
-            model_path=str(path),
+            model_path=path,
             model_sha256=sha256,
             device=model.device,
             library_versions=library_versions(),
@@ -90,7 +89,7 @@ def persist_model(
             error_message=None,
         )
     except RegistryError:
-        shutil.rmtree(path, ignore_errors=True)  # never leave an unregistered model behind
+        delete_model(path)  # never leave an unregistered model behind
         raise
     get_run_logger().info("saved %s %s to %s (sha256 %s)", model_type, record.model_version, path, sha256[:12])
     return TrainingOutcome(
@@ -98,7 +97,7 @@ def persist_model(
         flow_run_id=record.flow_run_id,
         model_type=str(model_type),
         model_version=record.model_version,
-        model_path=str(path),
+        model_path=path,
         model_sha256=sha256,
         device=model.device,
         training_duration_seconds=model.fit_seconds,

@@ -4,7 +4,6 @@ if it should be champion (see ``trainyard.promotion``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
@@ -56,7 +55,8 @@ def decide_champion(
                 scored[version] = own  # scored on exactly these rows when it was trained: no need to load it
                 return getattr(own, metric)
             try:
-                scored[version] = score_on_test_rows(load_model(Path(registered.path)), split).metrics
+                champion = load_model(registered.path, manifest_sha256=registered.sha256)
+                scored[version] = score_on_test_rows(champion, split).metrics
             except (ArtifactError, OSError, ValueError) as exc:  # a champion that no longer loads keeps its title
                 get_run_logger().warning("could not score %s %s: %s", model_type, version, exc)
                 return None

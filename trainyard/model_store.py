@@ -4,6 +4,12 @@ Layout of one model version (a directory):
   manifest.json            format, model type, classes, features, file hashes, estimator args
   preprocessor.skops       the fitted ColumnTransformer (skops; loaded with an explicit type allowlist)
   model.skops | model.ubj | model.safetensors   the estimator: sklearn / XGBoost / torch weights
+
+The directory lives in the artifact store (``trainyard.artifact_store``). In a local store it is
+built beside its place and renamed into it; in an object store every file is uploaded and the
+manifest last, and only then is the version registered, so no half-written model is ever listed.
+A model in an object store is loaded from a local copy (under ``artifacts_dir/cache``, named by its
+manifest's sha256) whose files were checked against the manifest when it was fetched.
 """
 
 from __future__ import annotations
@@ -13,14 +19,17 @@ import json
 import os
 import shutil
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sklearn.pipeline import Pipeline
 
+from trainyard.artifact_store import get_store
 from trainyard.errors import ArtifactError
 from trainyard.estimators import LabelEncodedClassifier, TorchMLPClassifier
 from trainyard.params import ModelType
+from trainyard.settings import get_settings
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -53,31 +62,62 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def save_model(
-    pipeline: Pipeline, model_type: ModelType, destination: Path, metadata: dict[str, Any]
-) -> tuple[Path, str]:
-    """Write ``pipeline`` to the new directory ``destination`` atomically; return (path, sha256).
+@dataclass(frozen=True)
+class SavedModel:
+    location: str  # a directory path (local store) or URL (object store)
+    sha256: str  # of the manifest, which lists the sha256 of every other file
+    size_bytes: int
 
-    The sha256 is that of the manifest, which lists the sha256 of every other file.
-    """
-    if destination.exists():
+
+def save_model(
+    pipeline: Pipeline, model_type: ModelType, destination: str | Path, metadata: dict[str, Any]
+) -> SavedModel:
+    """Write ``pipeline`` as the new model directory ``destination`` of the artifact store."""
+    store = get_store()
+    destination = str(destination)
+    if store.exists(f"{destination.rstrip('/')}/{MANIFEST}") or (store.is_local and store.exists(destination)):
         raise ArtifactError(f"model directory {destination} already exists; versions are never overwritten")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = destination.parent / f".tmp-{destination.name}-{uuid.uuid4().hex[:8]}"
+    staging = store.temp_path(destination)
     staging.mkdir()
     try:
         manifest = {"format_version": FORMAT_VERSION, "model_type": str(model_type), **metadata}
         manifest.update(_write_estimator(pipeline, model_type, staging))
         manifest["files"] = {p.name: sha256_file(p) for p in sorted(staging.iterdir())}
         _write_json(staging / MANIFEST, manifest)
-        for item in staging.iterdir():
-            with open(item, "rb") as handle:
-                os.fsync(handle.fileno())
-        os.rename(staging, destination)  # atomic on one filesystem: readers see all or nothing
+        size = sum(item.stat().st_size for item in staging.iterdir())
+        sha256 = sha256_file(staging / MANIFEST)
+        if store.is_local:
+            for item in staging.iterdir():
+                with open(item, "rb") as handle:
+                    os.fsync(handle.fileno())
+            os.rename(staging, destination)  # atomic on one filesystem: readers see all or nothing
+        else:
+            _upload(staging, destination)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return destination, sha256_file(destination / MANIFEST)
+    shutil.rmtree(staging, ignore_errors=True)
+    return SavedModel(location=destination, sha256=sha256, size_bytes=size)
+
+
+def _upload(folder: Path, destination: str) -> None:
+    """Every file, then the manifest: a directory without its manifest is never read as a model."""
+    store = get_store()
+    try:
+        for item in sorted(folder.iterdir(), key=lambda p: p.name == MANIFEST):
+            store.fs.put_file(str(item), f"{destination}/{item.name}")
+    except BaseException:
+        store.remove(destination)
+        raise
+
+
+def delete_model(location: str) -> None:
+    """Remove a model directory (one that could not be registered)."""
+    store = get_store()
+    if store.is_local:
+        shutil.rmtree(location, ignore_errors=True)
+    else:
+        store.remove(location)
 
 
 def _write_estimator(pipeline: Pipeline, model_type: ModelType, folder: Path) -> dict[str, Any]:
@@ -109,12 +149,53 @@ def read_manifest(path: Path) -> dict[str, Any]:
         raise ArtifactError(f"{path} has no readable {MANIFEST}: {exc}") from exc
 
 
-def load_model(path: Path, device: str = "cpu") -> Pipeline:
-    """Load a model directory written by ``save_model``, verifying every file's sha256 first."""
+def verify(path: Path, manifest_sha256: str | None = None) -> dict[str, Any]:
+    """The manifest of the local model directory ``path`` once its own sha256 (when given) and every
+    file's sha256 match; ArtifactError otherwise."""
+    if manifest_sha256 is not None and sha256_file(path / MANIFEST) != manifest_sha256:
+        raise ArtifactError(f"{path / MANIFEST} does not match the registry's sha256; refusing to load")
     manifest = read_manifest(path)
     for name, expected in manifest.get("files", {}).items():
         if sha256_file(path / name) != expected:
             raise ArtifactError(f"{path / name} does not match its recorded sha256; refusing to load")
+    return manifest
+
+
+def local_copy(location: str | Path, manifest_sha256: str | None = None) -> Path:
+    """A local directory holding the model at ``location``: the directory itself in a local store; in an
+    object store, a verified copy under ``artifacts_dir/cache`` (fetched once per manifest sha256)."""
+    store = get_store()
+    location = str(location)
+    if "://" not in location:
+        return Path(location)
+    try:
+        manifest_bytes = store.read_bytes(f"{location}/{MANIFEST}")
+    except FileNotFoundError as exc:
+        raise ArtifactError(f"{location} has no {MANIFEST}") from exc
+    digest = hashlib.sha256(manifest_bytes).hexdigest()
+    if manifest_sha256 is not None and digest != manifest_sha256:
+        raise ArtifactError(f"{location}/{MANIFEST} does not match the registry's sha256; refusing to load")
+    cached = get_settings().artifacts_dir / "cache" / "models" / digest
+    if cached.is_dir():
+        return cached
+    fetching = cached.with_name(f".{digest}.{uuid.uuid4().hex[:8]}")
+    try:
+        store.download_folder(location, fetching)
+        verify(fetching, digest)
+        os.rename(fetching, cached)
+    except FileExistsError:
+        pass  # another request fetched it first
+    except OSError as exc:
+        raise ArtifactError(f"{location} could not be fetched: {exc}") from exc
+    finally:
+        shutil.rmtree(fetching, ignore_errors=True)
+    return cached
+
+
+def load_model(location: str | Path, device: str = "cpu", manifest_sha256: str | None = None) -> Pipeline:
+    """Load a model directory written by ``save_model``, verifying every file's sha256 first."""
+    path = local_copy(location, manifest_sha256)
+    manifest = verify(path, manifest_sha256)
     model_type = ModelType(manifest["model_type"])
     if model_type is ModelType.RANDOM_FOREST:
         return _skops_load(path / "model.skops")

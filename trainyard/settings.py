@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,7 +21,21 @@ class Settings(BaseSettings):
         default_factory=lambda: [PROJECT_ROOT / "data"],
         description="Directories datasets may be read from (JSON list in the env var).",
     )
-    artifacts_dir: Path = PROJECT_ROOT / "artifacts"
+    artifacts_dir: Path = Field(
+        PROJECT_ROOT / "artifacts",
+        description="This host's working directory: logs, Prefect's home, the default SQLite registry, and (when "
+        "artifacts_url is unset) the artifact store itself.",
+    )
+    artifacts_url: str | None = Field(
+        None,
+        description="Where models, staged step outputs and Prefect's task results go: unset for artifacts_dir, "
+        "or an fsspec URL such as s3://bucket/prefix (S3, MinIO, any S3-compatible store).",
+    )
+    artifacts_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description='The store\'s client options as JSON, e.g. {"endpoint_url": "http://minio:9000"} for s3://; '
+        "credentials come from the AWS_* environment variables, not from here.",
+    )
     registry_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite file in artifacts_dir.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     max_dataset_bytes: int = 2 * 1024**3
@@ -69,10 +83,12 @@ class Settings(BaseSettings):
 
     @property
     def models_dir(self) -> Path:
+        """Models of the local store (artifacts_url unset)."""
         return self.artifacts_dir / "models"
 
     @property
     def stage_dir(self) -> Path:
+        """Staged tables of the local store (artifacts_url unset)."""
         return self.artifacts_dir / "stage"
 
     @property

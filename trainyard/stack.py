@@ -13,7 +13,9 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trainyard.artifact_store import get_store
 from trainyard.processes import port_holder, spawn, stop, stop_all, wait_http
+from trainyard.result_storage import result_storage_env, save_result_storage_block
 from trainyard.settings import PROJECT_ROOT, get_settings
 from trainyard.supervisor import Supervisor
 
@@ -59,7 +61,7 @@ class Stack:
             "PREFECT_HOME": str(self.home),
             "PREFECT_API_URL": self.prefect_api_url,
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_LOCAL_STORAGE_PATH": str(get_settings().stage_dir / "results"),
+            **result_storage_env(get_store()),
             "PREFECT_WORKER_QUERY_SECONDS": "1",
             # Off by default in Prefect: the API's status cache drops a run's logs when they stream in.
             "PREFECT_SERVER_LOGS_STREAM_OUT_ENABLED": "true",
@@ -128,6 +130,7 @@ class Stack:
         with temporary_settings(updates={PREFECT_API_URL: self.prefect_api_url}), get_client(sync_client=True) as c:
             for spec in local_pools(env={}, cpu_limit=2, gpu_limit=2, commands=self.flow_run_commands()):
                 ensure_pool(c, spec)
+            save_result_storage_block(get_store(), get_settings().artifacts_options)
 
     def deploy(self) -> None:
         """`prefect deploy --all` from prefect.yaml, with the stack's environment."""

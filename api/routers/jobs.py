@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from pathlib import Path as FilePath
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query, status
@@ -31,8 +30,9 @@ from api.schemas import (
     TrainOptions,
     TrainResponse,
 )
+from trainyard.artifact_store import get_store
 from trainyard.errors import ArtifactError
-from trainyard.model_store import read_manifest, sha256_file
+from trainyard.model_store import local_copy, verify
 from trainyard.params import MODEL_VERSION_PATTERN, ModelType
 from trainyard.registry.aliases import (
     ALIAS_PATTERN,
@@ -171,27 +171,28 @@ def available_models(_user: Reader) -> ModelsPublic:
     """Models that a completed run wrote and whose files still match their recorded hashes."""
     found: dict[str, ModelPublic] = {}
     aliases = aliases_by_version()
+    store = get_store()
     for version, run in list_model_versions():
-        path = FilePath(version.path)
-        if not _intact(path, version.sha256):
+        modified = _intact_since(version.path, version.sha256)
+        if modified is None:
             continue
         found[f"{version.model_type}/{version.version}"] = ModelPublic(
-            path=str(path), type=version.model_type, size=version.size_bytes, version=version.version,
-            modified=datetime.fromtimestamp(path.stat().st_mtime, UTC), job_id=run.flow_run_id,
-            sha256=version.sha256, metrics=run.metrics, dataset=run.dataset_path,
-            aliases=aliases.get((version.model_type, version.version), []),
+            path=version.path, type=version.model_type, size=version.size_bytes, version=version.version,
+            modified=modified, job_id=run.flow_run_id, sha256=version.sha256, metrics=run.metrics,
+            dataset=run.dataset_path, aliases=aliases.get((version.model_type, version.version), []),
         )  # fmt: skip
-    return ModelsPublic(available_models=found, models_directory=str(get_settings().models_dir))
+    return ModelsPublic(available_models=found, models_directory=store.location("models"))
 
 
-def _intact(path: FilePath, manifest_sha256: str) -> bool:
+def _intact_since(location: str, manifest_sha256: str) -> datetime | None:
+    """When the model at ``location`` was written, if its files still match their hashes; else None.
+
+    A model in an object store is checked through its local copy (fetched and verified once)."""
     try:
-        if sha256_file(path / "manifest.json") != manifest_sha256:
-            return False
-        files = read_manifest(path).get("files", {})
-        return all(sha256_file(path / name) == digest for name, digest in files.items())
+        verify(local_copy(location, manifest_sha256), manifest_sha256)
+        return get_store().modified(f"{location.rstrip('/')}/manifest.json")
     except (OSError, ValueError, ArtifactError):
-        return False
+        return None
 
 
 ModelTypePath = Annotated[str, Path(json_schema_extra={"enum": [str(t) for t in ModelType]})]

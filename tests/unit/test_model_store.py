@@ -35,8 +35,10 @@ def _fitted(model_type: ModelType) -> tuple[Pipeline, object, object]:
 @pytest.mark.parametrize("model_type", list(ModelType))
 def test_round_trip_predicts_the_same(tmp_path: Path, model_type: ModelType) -> None:
     pipeline, X, _ = _fitted(model_type)
-    path, sha = save_model(pipeline, model_type, tmp_path / "v1", {"note": "x"})
-    assert len(sha) == 64 and not list(tmp_path.glob(".tmp-*"))
+    saved = save_model(pipeline, model_type, tmp_path / "v1", {"note": "x"})
+    path = Path(saved.location)
+    assert len(saved.sha256) == 64 and [p.name for p in tmp_path.iterdir()] == ["v1"]
+    assert saved.size_bytes == sum(f.stat().st_size for f in path.iterdir())
     reloaded = load_model(path)
     np.testing.assert_array_equal(reloaded.predict(X), pipeline.predict(X))
     np.testing.assert_allclose(reloaded.predict_proba(X), pipeline.predict_proba(X), rtol=1e-5)
@@ -52,7 +54,7 @@ def test_versions_are_never_overwritten(tmp_path: Path) -> None:
 
 def test_tampered_file_is_refused(tmp_path: Path) -> None:
     pipeline, _, _ = _fitted(ModelType.XGBOOST)
-    path, _ = save_model(pipeline, ModelType.XGBOOST, tmp_path / "v1", {})
+    path = Path(save_model(pipeline, ModelType.XGBOOST, tmp_path / "v1", {}).location)
     with open(path / "model.ubj", "ab") as handle:
         handle.write(b"\0")
     with pytest.raises(ArtifactError, match="sha256"):
@@ -61,7 +63,7 @@ def test_tampered_file_is_refused(tmp_path: Path) -> None:
 
 def test_skops_file_with_foreign_types_is_refused(tmp_path: Path) -> None:
     pipeline, _, _ = _fitted(ModelType.RANDOM_FOREST)
-    path, _ = save_model(pipeline, ModelType.RANDOM_FOREST, tmp_path / "v1", {})
+    path = Path(save_model(pipeline, ModelType.RANDOM_FOREST, tmp_path / "v1", {}).location)
     # A user-writable file swapped for one that would instantiate an arbitrary callable.
     sio.dump(Pipeline([("x", FunctionTransformer(os.system))]), path / "model.skops")
     import json

@@ -19,7 +19,7 @@ def frame() -> pd.DataFrame:
 def test_steps_read_the_table_from_memory_and_its_file_is_written_behind(tmp_path: Path, frame) -> None:
     path = tmp_path / "sha" / "raw.arrow"
     with stage.handoff():
-        staged = stage.write_stage(frame, path)
+        staged = stage.write_stage(frame, str(path))
         pd.testing.assert_frame_equal(stage.read_stage(staged), frame)
         pd.testing.assert_frame_equal(stage.read_stage(staged, columns=["b"]), frame[["b"]])
         taken = stage.take_staged(staged, np.array([7, 2]), ["a", "c"])
@@ -33,7 +33,7 @@ def test_steps_read_the_table_from_memory_and_its_file_is_written_behind(tmp_pat
 
 def test_a_reader_changing_its_frame_leaves_the_staged_table_as_it_was(tmp_path: Path, frame) -> None:
     with stage.handoff():
-        staged = stage.write_stage(frame, tmp_path / "raw.arrow")
+        staged = stage.write_stage(frame, str(tmp_path / "raw.arrow"))
         mine = stage.read_stage(staged)
         mine["a"] = mine["a"] * 100  # what validation's in-place coercion does to its own read
         mine.loc[0, "c"] = "changed"
@@ -46,7 +46,7 @@ def test_a_failed_write_is_reported_not_raised_and_the_table_is_not_staged(tmp_p
     blocked.write_text("a file where the stage directory should be")
     path = blocked / "raw.arrow"
     with stage.handoff() as current:
-        staged = stage.write_stage(frame, path)
+        staged = stage.write_stage(frame, str(path))
         assert stage.is_staged(staged)  # in memory while the run lasts
         failed = current.drain()
     assert failed == [str(path)]
@@ -55,16 +55,16 @@ def test_a_failed_write_is_reported_not_raised_and_the_table_is_not_staged(tmp_p
 
 def test_an_existing_file_is_not_written_again(tmp_path: Path, frame) -> None:
     path = tmp_path / "raw.arrow"
-    stage.write_stage(frame, path)  # outside a handoff: written at once
+    stage.write_stage(frame, str(path))  # outside a handoff: written at once
     before = path.stat().st_mtime_ns
     with stage.handoff():
-        stage.write_stage(frame, path)
+        stage.write_stage(frame, str(path))
     assert path.stat().st_mtime_ns == before
 
 
 def test_a_released_table_leaves_memory_and_keeps_its_file(tmp_path: Path, frame) -> None:
     with stage.handoff() as current:
-        staged = stage.write_stage(frame, tmp_path / "raw.arrow")
+        staged = stage.write_stage(frame, str(tmp_path / "raw.arrow"))
         stage.release_stage(staged)
         assert current.get(staged) is None
     assert Path(staged).is_file()
