@@ -68,11 +68,42 @@ def local_pools(
     ]
 
 
+def docker_template(env: dict[str, str], image: str) -> dict[str, Any]:
+    """prefect-docker's template: ``image`` (built here, never pulled), the host's network only (the
+    containers reach the Prefect server, the object store and the registry on 127.0.0.1), removed when
+    done, with ``env`` as every run's environment."""
+    from prefect_docker.worker import DockerWorker
+
+    template = copy.deepcopy(DockerWorker.get_default_base_job_template())
+    defaults = {"env": env, "image": image, "image_pull_policy": "Never", "network_mode": "host",
+                "auto_remove": True, "stream_output": True}  # fmt: skip
+    for name, value in defaults.items():
+        template["variables"]["properties"][name]["default"] = value
+    return template
+
+
+def docker_pools(env: dict[str, str], image: str, cpu_limit: int, gpu_limit: int) -> list[PoolSpec]:
+    """The ``cpu`` and ``gpu`` pools as Docker pools (``trainyard up --pools docker``): same names, so the
+    deployments and the API are the same; each run is a container of ``image``."""
+    return [
+        PoolSpec("cpu", "docker", "CPU training in containers of the trainyard image", cpu_limit,
+                 docker_template(env, image)),
+        PoolSpec("gpu", "docker", "GPU-capable training in containers (CUDA when the image and host have it)",
+                 gpu_limit, docker_template({**env, "TRAINYARD_DEVICE": "auto"}, image)),
+    ]  # fmt: skip
+
+
 def ensure_pool(client: SyncPrefectClient, spec: PoolSpec) -> None:
     """Create the pool, or bring an existing one's template and concurrency limit up to date."""
     try:
-        client.read_work_pool(spec.name)
+        existing = client.read_work_pool(spec.name)
     except ObjectNotFound:
+        existing = None
+    if existing is not None and existing.type != spec.type:
+        # A pool's type cannot change in place (a `up --pools docker` after a process stack).
+        client.delete_work_pool(spec.name)
+        existing = None
+    if existing is None:
         client.create_work_pool(
             WorkPoolCreate(name=spec.name, type=spec.type, description=spec.description,
                            base_job_template=spec.base_job_template, concurrency_limit=spec.concurrency_limit)

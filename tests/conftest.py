@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -87,3 +90,71 @@ def artifacts_at(url: str, options: dict[str, str]) -> Iterator[None]:
     finally:
         patch.undo()
         get_settings.cache_clear()
+
+
+@dataclass(frozen=True)
+class Postgres:
+    """A PostgreSQL server of Debian's package on 127.0.0.1 (trust auth, user ``trainyard``)."""
+
+    port: int
+
+    def database(self, name: str, driver: str = "psycopg") -> str:
+        """Create database ``name`` (if new); its SQLAlchemy URL with ``driver``."""
+        import psycopg
+
+        with psycopg.connect(self.url("postgres", "postgresql"), autocommit=True) as connection:
+            if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                connection.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name, f"postgresql+{driver}")
+
+    def url(self, name: str, scheme: str) -> str:
+        return f"{scheme}://trainyard@127.0.0.1:{self.port}/{name}"
+
+
+def _postgres_bin() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+    if not found and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "install", "-y", "-qq", "postgresql"], check=True, env=env,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+    if not found:
+        pytest.fail("PostgreSQL is not installed: apt-get install postgresql (as root)")
+    return found[-1].parent
+
+
+@pytest.fixture(scope="session")
+def postgres(sandbox: Path) -> Iterator[Postgres]:
+    """Started on first use, in a fresh data directory; as the ``postgres`` user when this is root."""
+    bindir = _postgres_bin()
+    data = Path(tempfile.mkdtemp(prefix="trainyard-pg-"))
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_user:
+        shutil.chown(data, "postgres", "postgres")
+    subprocess.run([*as_user, bindir / "initdb", "-D", data, "-U", "trainyard", "--auth=trust", "--no-sync"],
+                   check=True, capture_output=True)  # fmt: skip
+    port = free_port()
+    log = sandbox / "postgres.log"
+    server = spawn([*as_user, str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1",
+                    "-k", str(data), "-c", "fsync=off", "-c", "max_connections=300"], {}, log)  # fmt: skip
+    running = Postgres(port)
+    try:
+        _wait_for_postgres(running, server, log)
+        yield running
+    finally:
+        stop(server)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def _wait_for_postgres(running: Postgres, server: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            psycopg.connect(running.url("postgres", "postgresql"), connect_timeout=2).close()
+            return
+        except psycopg.OperationalError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"PostgreSQL did not start: {log.read_text()[-2000:] if log.exists() else ''}")
+            time.sleep(0.3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shlex
@@ -12,6 +13,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from trainyard.artifact_store import get_store
 from trainyard.processes import port_holder, spawn, stop, stop_all, wait_http
@@ -22,6 +24,9 @@ from trainyard.supervisor import Supervisor
 logger = logging.getLogger(__name__)
 BIN = Path(sys.executable).parent
 POOLS = ("cpu", "gpu")
+# Host variables a run in a container gets as they are (object-store credentials and region).
+CONTAINER_PASSTHROUGH = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
+                         "AWS_REGION", "AWS_ENDPOINT_URL")  # fmt: skip
 
 
 @dataclass
@@ -32,6 +37,10 @@ class Stack:
     api_port: int = 8000
     workers_per_pool: int = 1
     extra_env: dict[str, str] = field(default_factory=dict)
+    # "process": runs are processes on this host (warm-started); "docker": each run is a container of
+    # ``image`` started by a Prefect Docker worker, sharing nothing with this host but its network.
+    pools: Literal["process", "docker"] = "process"
+    image: str = "trainyard:latest"
     processes: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
     _runtime_dir: Path | None = field(default=None, init=False, repr=False)
     # Guards ``processes``: the supervisor's thread restarts children while tests restart others.
@@ -75,13 +84,32 @@ class Stack:
             **self.extra_env,
         }
 
+    def container_env(self) -> dict[str, str]:
+        """What a run in a container needs to reach this stack's shared parts: the object store, the
+        registry and Prefect's result storage (the worker adds PREFECT_API_URL itself)."""
+        settings = get_settings()
+        if get_store().is_local or settings.registry_url is None or settings.registry_url.startswith("sqlite"):
+            raise ValueError(
+                "Docker pools share no filesystem with this host: set TRAINYARD_ARTIFACTS_URL to an object store "
+                "(s3://...) and TRAINYARD_REGISTRY_URL to a PostgreSQL database first (README: Scaling out)"
+            )
+        passed = {name: os.environ[name] for name in CONTAINER_PASSTHROUGH if name in os.environ}
+        return {
+            **passed,
+            **result_storage_env(get_store()),
+            "TRAINYARD_ARTIFACTS_URL": get_store().root,
+            "TRAINYARD_ARTIFACTS_OPTIONS": json.dumps(settings.artifacts_options),
+            "TRAINYARD_REGISTRY_URL": settings.registry_url,
+            "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.5",
+        }
+
     def warm_socket(self, pool: str) -> Path | None:
         """The pool's warm-server socket, or None when warm start is off.
 
         In a fresh private (0700) directory under the system temp dir: Unix socket paths are capped
         at ~100 bytes, which a deep artifacts dir would exceed.
         """
-        if not get_settings().warm_start:
+        if not get_settings().warm_start or self.pools != "process":
             return None
         if self._runtime_dir is None:
             self._runtime_dir = Path(tempfile.mkdtemp(prefix="trainyard-"))
@@ -125,18 +153,24 @@ class Stack:
         from prefect import get_client
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        from deployments.pools import ensure_pool, local_pools
+        from deployments.pools import docker_pools, ensure_pool, local_pools
 
         with temporary_settings(updates={PREFECT_API_URL: self.prefect_api_url}), get_client(sync_client=True) as c:
-            for spec in local_pools(env={}, cpu_limit=2, gpu_limit=2, commands=self.flow_run_commands()):
+            if self.pools == "docker":
+                specs = docker_pools(self.container_env(), self.image, cpu_limit=2, gpu_limit=2)
+            else:
+                specs = local_pools(env={}, cpu_limit=2, gpu_limit=2, commands=self.flow_run_commands())
+            for spec in specs:
                 ensure_pool(c, spec)
             save_result_storage_block(get_store(), get_settings().artifacts_options)
 
     def deploy(self) -> None:
         """`prefect deploy --all` from prefect.yaml, with the stack's environment."""
+        # The deployments' pull step enters TRAINYARD_PROJECT_ROOT: the image's /app for containers.
+        root = {"TRAINYARD_PROJECT_ROOT": "/app"} if self.pools == "docker" else {}
         result = subprocess.run(
             [str(BIN / "prefect"), "--no-prompt", "deploy", "--all"],
-            cwd=PROJECT_ROOT, env={**os.environ, **self.env()}, capture_output=True, text=True,
+            cwd=PROJECT_ROOT, env={**os.environ, **self.env(), **root}, capture_output=True, text=True,
         )  # fmt: skip
         (self.logs / "deploy.log").write_text(result.stdout + result.stderr)
         if result.returncode != 0:
@@ -159,6 +193,11 @@ class Stack:
         self.start_warm_servers()
         for pool in POOLS:
             for index in range(self.workers_per_pool):
+                if self.pools == "docker":
+                    docker_worker = [str(BIN / "prefect"), "worker", "start", "--pool", pool, "--type", "docker",
+                                     "--name", f"{pool}-{index}"]  # fmt: skip
+                    self._start(f"worker-{pool}-{index}", docker_worker)
+                    continue
                 self._start(
                     f"worker-{pool}-{index}",
                     # Prefect's process worker, woken by the run's Scheduled event (trainyard/worker.py).

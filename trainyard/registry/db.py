@@ -15,10 +15,13 @@ from trainyard.registry.models import Base
 from trainyard.settings import get_settings
 
 
-@lru_cache(maxsize=4)
 def get_engine(url: str | None = None) -> Engine:
-    """One engine per URL per process; creates the schema on first use."""
-    url = url or get_settings().resolved_registry_url
+    """One engine per URL per process (the settings' URL by default); creates the schema on first use."""
+    return _engine(url or get_settings().resolved_registry_url)
+
+
+@lru_cache(maxsize=4)
+def _engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -26,7 +29,8 @@ def get_engine(url: str | None = None) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        # Pre-ping replaces connections a server restart or failover dropped; recycling bounds their age.
+        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800)
     Base.metadata.create_all(engine)
     return engine
 
@@ -41,14 +45,14 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 
 
 @lru_cache(maxsize=4)
-def _session_factory(url: str | None) -> sessionmaker[Session]:
-    return sessionmaker(get_engine(url), expire_on_commit=False)
+def _session_factory(url: str) -> sessionmaker[Session]:
+    return sessionmaker(_engine(url), expire_on_commit=False)
 
 
 @contextmanager
 def session_scope(url: str | None = None) -> Iterator[Session]:
     """A transaction: commit on success, roll back on error."""
-    session = _session_factory(url)()
+    session = _session_factory(url or get_settings().resolved_registry_url)()
     try:
         yield session
         session.commit()
