@@ -127,7 +127,7 @@ def assert_model_served(client: httpx.Client, training_run_id: int, version: str
     assert detail["model_version"] == version and detail["accuracy"] is not None, detail
     job = client.get(f"/train/status/{detail['flow_run_id']}").json()
     assert job["status"] == "completed" and job["model_path"] == detail["model_path"], job
-    load_model(Path(detail["model_path"]))
+    load_model(detail["model_path"])
     listed = client.get("/train/models/available").json()["available_models"]
     assert listed[f"random-forest/{version}"]["path"] == detail["model_path"], listed.keys()
     return detail

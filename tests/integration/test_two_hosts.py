@@ -1,0 +1,143 @@
+"""Two hosts on one machine: the API and the Prefect server (on PostgreSQL) here, every training run
+in a container of a Prefect Docker work pool that shares no filesystem with them, only the network
+to 127.0.0.1 (dockerd runs with no bridge). Models, staged tables and Prefect's results go to an
+S3-compatible server (moto's, standing in for S3 or MinIO); the registry is on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import Postgres, S3Endpoint
+from tests.integration.helpers import assert_model_served, task_states, wait_for_rerun, wait_for_status
+from tests.integration.test_retries import retry
+from trainyard.artifact_store import get_store
+from trainyard.image import build_image, ensure_dockerd
+from trainyard.processes import free_port
+from trainyard.registry.auth import create_user, issue_token
+from trainyard.settings import get_settings
+from trainyard.stack import Stack
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class DockerStack:
+    stack: Stack
+    client: httpx.Client
+    bucket: str
+    image_seconds: float
+
+
+def _containers(label: str = "io.prefect.flow-run-id") -> dict[str, str]:
+    """Running containers of flow runs: flow-run id -> container id."""
+    template = f'{{{{.ID}}}} {{{{.Label "{label}"}}}}'
+    out = subprocess.run(["docker", "ps", "--filter", f"label={label}", "--format", template],
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    return {run: container for container, run in (line.split() for line in out.stdout.splitlines())}
+
+
+@pytest.fixture(scope="module")
+def docker_stack(sandbox: Path, postgres: Postgres, s3_endpoint: S3Endpoint) -> Iterator[DockerStack]:
+    ensure_dockerd(sandbox / "dockerd.log")
+    image_seconds = build_image(log_file=sandbox / "image-build.log")
+    bucket = s3_endpoint.bucket("trainyard-two-hosts")
+    host_env = {
+        "TRAINYARD_ARTIFACTS_DIR": str(sandbox / "two-hosts"),
+        "TRAINYARD_ARTIFACTS_URL": f"{bucket}/artifacts",
+        "TRAINYARD_ARTIFACTS_OPTIONS": json.dumps({"endpoint_url": s3_endpoint.url}),
+        "TRAINYARD_REGISTRY_URL": postgres.database("registry_two_hosts"),
+    }
+    patch = pytest.MonkeyPatch()
+    for name, value in host_env.items():
+        patch.setenv(name, value)
+    get_settings.cache_clear()
+    stack = Stack(prefect_port=free_port(), api_port=free_port(), pools="docker",
+                  extra_env={**host_env, "PREFECT_SERVER_DATABASE_CONNECTION_URL":
+                             postgres.database("prefect_two_hosts", "asyncpg")})  # fmt: skip
+    client = None
+    try:
+        stack.start_server()
+        stack.create_pools()
+        stack.deploy()
+        stack.start_workers()
+        stack.start_api()
+        user = create_user("two-hosts", "pw-two-hosts", "admin")
+        client = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Token {issue_token(user.id)}"},
+                              timeout=300)  # fmt: skip
+        yield DockerStack(stack, client, bucket, image_seconds)
+    finally:
+        if client is not None:
+            client.close()
+        stack.stop()
+        for container in _containers().values():
+            subprocess.run(["docker", "rm", "-f", container], capture_output=True)
+        patch.undo()
+        get_settings.cache_clear()
+
+
+def test_a_run_in_a_container_publishes_a_model_the_api_lists_and_loads(docker_stack: DockerStack) -> None:
+    created = docker_stack.client.post("/api/training/train/", json={"model_version": "two-hosts-v1"})
+    assert created.status_code == 201, created.text
+    detail = assert_model_served(docker_stack.client, created.json()["training_run_id"], "two-hosts-v1")
+    assert detail["model_path"] == f"{docker_stack.bucket}/artifacts/models/random-forest/two-hosts-v1"
+    # Nothing of the run is on this host's disk: no local models or stage folder was ever made.
+    local = get_settings().artifacts_dir
+    assert not (local / "models").exists() and not (local / "stage").exists()
+
+
+def test_a_retry_of_a_failed_run_runs_in_a_new_container_from_the_bucket_cache(docker_stack: DockerStack) -> None:
+    store = get_store()
+    blocker = store.location("models", "random-forest", "two-hosts-retry", "manifest.json")
+    store.fs.pipe_file(blocker, b"{}")  # an object where the model must go: persist fails, the rest is cached
+    created = docker_stack.client.post("/api/training/train/", json={"model_version": "two-hosts-retry"})
+    assert created.status_code == 500, created.text
+    run_id = created.json()["training_run_id"]
+    failed = docker_stack.client.get(f"/api/training/runs/{run_id}/").json()
+    assert failed["status"] == "FAILED" and "already exists" in failed["error_message"], failed
+    store.fs.rm(blocker)
+
+    count = retry(failed["flow_run_id"])
+    wait_for_rerun(failed["flow_run_id"], count)
+    assert_model_served(docker_stack.client, run_id, "two-hosts-retry")
+    states = task_states(failed["flow_run_id"])
+    assert {states[s] for s in ("load-dataset", "validate-dataset", "split-dataset")} == {"Cached"}, states
+
+
+def _running_container(client: httpx.Client) -> tuple[str, str]:
+    """A neural net that fits far longer than any test waits, and the container it runs in."""
+    body = {"dataset": "churn.csv", "retrain": True, "use_cv": False,
+            "hyperparameters": {"epochs": 100_000, "batch_size": 16}}  # fmt: skip
+    created = client.post("/train/neural-net", json=body)
+    assert created.status_code == 200, created.text
+    job_id = created.json()["job_id"]
+    wait_for_status(client, job_id, {"running"}, timeout=180)
+    deadline = time.monotonic() + 60
+    while job_id not in _containers():
+        assert time.monotonic() < deadline, f"no container for run {job_id}"
+        time.sleep(0.2)
+    return job_id, _containers()[job_id]
+
+
+def test_cancel_removes_the_container_within_the_cancel_target(docker_stack: DockerStack) -> None:
+    job_id, container = _running_container(docker_stack.client)
+    started = time.monotonic()
+    assert docker_stack.client.delete(f"/train/job/{job_id}").status_code == 200
+    while job_id in _containers():
+        assert time.monotonic() - started < 5, f"container {container} still runs 5 s after the cancel"
+        time.sleep(0.1)
+    wait_for_status(docker_stack.client, job_id, {"cancelled"}, timeout=30)
+
+
+def test_a_killed_container_is_crashed_within_90_s(docker_stack: DockerStack) -> None:
+    job_id, container = _running_container(docker_stack.client)
+    subprocess.run(["docker", "kill", "--signal", "KILL", container], check=True, capture_output=True)
+    body = wait_for_status(docker_stack.client, job_id, {"crashed", "failed"}, timeout=90)
+    assert body["status"] == "crashed", body
