@@ -15,6 +15,7 @@ from prefect.exceptions import ObjectNotFound
 from prefect.workers.process import ProcessWorker
 
 TEMPLATES = Path(__file__).parent / "templates"
+RUN_ENTRY = "python -m trainyard.run_entry"  # Prefect's run supervisor with trainyard's patches (containers)
 logger = logging.getLogger(__name__)
 
 
@@ -76,7 +77,7 @@ def docker_template(env: dict[str, str], image: str) -> dict[str, Any]:
 
     template = copy.deepcopy(DockerWorker.get_default_base_job_template())
     defaults = {"env": env, "image": image, "image_pull_policy": "Never", "network_mode": "host",
-                "auto_remove": True, "stream_output": True}  # fmt: skip
+                "auto_remove": True, "stream_output": True, "command": RUN_ENTRY}  # fmt: skip
     for name, value in defaults.items():
         template["variables"]["properties"][name]["default"] = value
     return template

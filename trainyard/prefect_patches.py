@@ -1,5 +1,6 @@
-"""Two small, documented patches to Prefect 3.8 (its flow engine's heartbeat thread and its API
-clients' TLS set-up), applied by the warm server at start and by the pools' workers.
+"""Three small, documented patches to Prefect 3.8 (its flow engine's heartbeat thread, its API
+clients' TLS set-up, and its run supervisor's wait after a cancel), applied by the warm server at
+start, by the pools' workers, and by the container pools' run command (``trainyard.run_entry``).
 
 1. Heartbeats. Prefect's flow-run heartbeat thread (``prefect.flow_engine._send_heartbeats``, on by default every
 180 s) sleeps in 1-second steps, and a synchronous flow joins it when the flow's body returns: every
@@ -20,6 +21,13 @@ returns one context per CA file per process, built once (the warm server builds 
 A context without a CA file (Prefect's insecure mode, which then changes it) is never shared. The
 unit test checks that Prefect's clients still call it that way.
 
+3. The wait after a cancel. Prefect's run supervisor (``prefect flow-run execute``, what a container
+pool runs) stops a cancelled run's engine with SIGTERM, then checks whether it is gone only every
+``max(grace / 10, 1)`` seconds, with the grace fixed at 30 s: 3 s. The engine exits in about a second,
+and the container waits out the rest (a cancel measured 4.9 s from request to container gone).
+``_prompt_kill`` is ``ProcessManager.kill`` with the check every 0.1 s; ``KILL_SOURCE_SHA256`` pins the
+code it replaces, as for patch 1.
+
 Tried and dropped: giving a busy SQLite's 503 a short ``Retry-After`` so that Prefect's client retries
 after 0.25 s instead of 2 s. It took the trigger p95 from 2.6 s to 0.9 s, and then twice stalled the
 Prefect server for 2 x 60 s (its SQLite busy timeout) under a burst of writes: Prefect's own backoff stays.
@@ -27,6 +35,7 @@ Prefect server for 2 x 60 s (its SQLite busy timeout) under a burst of writes: P
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import hashlib
 import inspect
@@ -38,6 +47,9 @@ from typing import Any
 
 PATCHED_SOURCE_SHA256 = "83e152cb73a04e977ca181188e99b3d583c894892b5456043b2eb51e45dbe996"  # prefect 3.8.8
 _INSTALLED = "__trainyard_prompt_heartbeats__"
+# prefect 3.8.8's ProcessManager.kill
+KILL_SOURCE_SHA256 = "54409327ccd16859ef7fa6de5c5a1a2a7c0569f12c3292d119f8ed0155771ccd"
+KILL_CHECK_SECONDS = 0.1
 
 
 def prefect_source_sha256() -> str:
@@ -117,10 +129,54 @@ def prefect_client_tls_context() -> ssl.SSLContext:
     return orchestration.ssl.create_default_context(cafile=PREFECT_API_SSL_CERT_FILE.value() or certifi.where())
 
 
+def prefect_kill_source_sha256() -> str:
+    """The sha256 of Prefect's own ``ProcessManager.kill`` source (what patch 3 replaces)."""
+    from prefect.runner._process_manager import ProcessManager
+
+    original = getattr(ProcessManager.kill, "__wrapped_original__", ProcessManager.kill)
+    return hashlib.sha256(inspect.getsource(original).encode()).hexdigest()
+
+
+async def _prompt_kill(self: Any, flow_run_id: Any, grace_seconds: float = 30, *, force: bool = False) -> None:
+    """Prefect's ``ProcessManager.kill``, checking every ``KILL_CHECK_SECONDS`` (not 3 s) whether the
+    process has gone after its SIGTERM."""
+    import anyio
+
+    handle = self._process_map.get(flow_run_id)
+    if handle is None:
+        self._logger.warning("Received kill request for flow run '%s' but no process was found.", flow_run_id)
+        return
+    if handle.pid is None:
+        self._logger.warning("Process for flow run '%s' has no PID.", flow_run_id)
+        return
+    if force:
+        with contextlib.suppress(ProcessLookupError):
+            handle.hard_kill()
+        return
+    try:
+        handle.graceful_kill()
+    except ProcessLookupError:
+        return
+    if handle.termination_scope.wait_after_graceful_kill:
+        with anyio.move_on_after(grace_seconds):
+            while True:
+                await anyio.sleep(KILL_CHECK_SECONDS)  # the change: Prefect waits max(grace / 10, 1) s
+                if not handle.is_alive():
+                    return
+        with contextlib.suppress(OSError):
+            handle.hard_kill()
+
+
 def install() -> None:
-    """Apply both patches in this process (idempotent): what the warm server does before it forks."""
+    """Apply the patches in this process (idempotent): what the warm server does before it forks."""
     import prefect.client.orchestration as orchestration
     import prefect.flow_engine as engine
+    from prefect.runner._process_manager import ProcessManager
+
+    if not getattr(ProcessManager.kill, _INSTALLED, False):
+        setattr(_prompt_kill, _INSTALLED, True)
+        _prompt_kill.__wrapped_original__ = ProcessManager.kill  # type: ignore[attr-defined]
+        ProcessManager.kill = _prompt_kill  # type: ignore[method-assign]
 
     if not isinstance(orchestration.ssl, SharedTLSContexts):
         orchestration.ssl = SharedTLSContexts()  # type: ignore[assignment]

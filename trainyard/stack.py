@@ -101,6 +101,7 @@ class Stack:
             "TRAINYARD_ARTIFACTS_OPTIONS": json.dumps(settings.artifacts_options),
             "TRAINYARD_REGISTRY_URL": settings.registry_url,
             "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.5",
+            "PREFECT_HOME": "/tmp/prefect-home",  # the worker's own (a path on this host) would be passed on
         }
 
     def warm_socket(self, pool: str) -> Path | None:
