@@ -3,7 +3,8 @@
 
 python3 dev.py up      # Prefect server (SQLite), workers, the API; deploys and trains a model
 python3 dev.py test    # ruff + the whole test suite (unit + integration on a real Prefect server,
-                       # and the Prefect UI in Debian's chromium, which it installs as root if missing)
+                       # the Prefect UI in Debian's chromium, and the multi-host tests on PostgreSQL,
+                       # dockerd and a local S3 server; Debian's packages are installed as root if missing)
 python3 dev.py install # only (re)create the virtual environment
 python3 dev.py lock    # re-resolve pyproject.toml in a scratch venv and rewrite constraints.txt
 """
@@ -56,18 +57,29 @@ def ensure_venv() -> Path:
     return python
 
 
-def ensure_chromium() -> None:
-    """The Prefect-UI tests drive Debian's chromium (Playwright cannot download a browser here).
-    As root, install it with apt-get when missing; otherwise say how, and those tests fail saying so."""
-    if shutil.which("chromium"):
+# What the tests need from Debian beyond Python: the Prefect-UI tests drive chromium (Playwright cannot
+# download a browser here); the multi-host tests start PostgreSQL, dockerd, and build the run image's
+# base with debootstrap. Each: (package, a file it installs).
+SYSTEM_PACKAGES = (
+    ("chromium", "/usr/bin/chromium"),
+    ("postgresql", "/usr/lib/postgresql"),
+    ("docker.io", "/usr/sbin/dockerd"),
+    ("debootstrap", "/usr/sbin/debootstrap"),
+)
+
+
+def ensure_system_packages() -> None:
+    """As root, apt-get install what is missing; otherwise say how, and the tests that need it fail saying so."""
+    missing = [package for package, marker in SYSTEM_PACKAGES if not Path(marker).exists()]
+    if not missing:
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        print("chromium is missing: `apt-get install chromium` (as root) for the Prefect-UI tests", flush=True)
+        print(f"missing for the tests: `apt-get install {' '.join(missing)}` (as root)", flush=True)
         return
-    print("installing Debian's chromium for the Prefect-UI tests", flush=True)
+    print(f"installing Debian's {', '.join(missing)} for the tests", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env, stdout=subprocess.DEVNULL)
 
 
 def lock() -> int:
@@ -102,7 +114,7 @@ def main(argv: list[str]) -> int:
         os.chdir(ROOT)
         os.execv(trainyard, [trainyard, "up", *rest])
     if command == "test":
-        ensure_chromium()
+        ensure_system_packages()
         lint = subprocess.call([str(BIN / "ruff"), "check", "."], cwd=ROOT)
         tests = subprocess.call([str(python), "-m", "pytest", *rest], cwd=ROOT)
         return lint or tests

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from trainyard import datagen
+from trainyard.cli_cluster import image_app, pools_app
 from trainyard.cli_models import models_app
 from trainyard.cli_users import tokens_app, users_app
 from trainyard.params import PARAMS_BY_TYPE, ModelType
@@ -18,6 +19,8 @@ app = typer.Typer(help="trainyard: model training as Prefect flows.", no_args_is
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(models_app, name="models")
+app.add_typer(image_app, name="image")
+app.add_typer(pools_app, name="pools")
 logger = logging.getLogger("trainyard")
 
 
@@ -78,6 +81,12 @@ def up(
     workers: int = typer.Option(1, min=1, help="Workers per pool (cpu, gpu)."),
     train_first: bool = typer.Option(True, "--train/--no-train", help="Train a model once the stack is up."),
     exit_after_train: bool = typer.Option(False, help="Stop the stack after the first training (smoke test)."),
+    pools: str = typer.Option(
+        "process",
+        help="process: runs are processes here (warm-started); docker: each run "
+        "is a container of the trainyard image (needs an object store and PostgreSQL: "
+        "README, Scaling out).",
+    ),
 ) -> None:
     """Bring the whole stack up on embedded defaults; Ctrl-C (or SIGTERM) stops everything it started."""
     import signal
@@ -88,10 +97,16 @@ def up(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    stack = Stack(prefect_port=prefect_port, api_port=api_port, workers_per_pool=workers)
+    if pools not in ("process", "docker"):
+        typer.echo(f"trainyard up: --pools must be process or docker, not {pools!r}", err=True)
+        raise typer.Exit(2)
+    stack = Stack(prefect_port=prefect_port, api_port=api_port, workers_per_pool=workers, pools=pools)  # type: ignore[arg-type]
     try:
         stack.check_ports()
-    except PortInUse as exc:
+        if pools == "docker":
+            stack.container_env()  # refuses a local store or registry before anything starts
+            _build_image(stack.image)
+    except (PortInUse, ValueError) as exc:
         typer.echo(f"trainyard up: {exc}", err=True)
         raise typer.Exit(1) from None
     # Ctrl-C and SIGTERM both stop the stack cleanly; SIGINT is installed explicitly because a
@@ -127,6 +142,17 @@ def up(
             signal.signal(signum, lambda *_: logger.warning("still stopping the stack; please wait"))
         stack.stop()
         typer.echo("stopped")
+
+
+def _build_image(tag: str) -> None:
+    """The run image, rebuilt if the code changed (seconds when only the code did)."""
+    from trainyard.image import build_image, ensure_dockerd
+    from trainyard.settings import get_settings
+
+    logs = get_settings().artifacts_dir / "logs"
+    ensure_dockerd(logs / "dockerd.log")
+    logger.info("building the run image %s (minutes the first time; log %s)", tag, logs / "image-build.log")
+    build_image(tag, log_file=logs / "image-build.log")
 
 
 def _train_demo(api_url: str, token: str) -> None:

@@ -92,3 +92,49 @@ def test_after_install_two_prefect_clients_share_one_tls_context() -> None:
         assert contexts[0] is contexts[1] is prefect_patches.prefect_client_tls_context()
     finally:
         orchestration.ssl = original
+
+
+def test_prefect_kill_code_is_the_code_patch_3_was_written_against() -> None:
+    # Fails on a Prefect upgrade that changes `ProcessManager.kill`: review patch 3 (or drop it if
+    # Prefect no longer waits max(grace / 10, 1) s between checks), then update KILL_SOURCE_SHA256.
+    assert prefect_patches.prefect_kill_source_sha256() == prefect_patches.KILL_SOURCE_SHA256
+
+
+class _Handle:
+    """A run process that exits 0.3 s after its SIGTERM."""
+
+    pid = 4242
+    termination_scope = SimpleNamespace(wait_after_graceful_kill=True)
+
+    def __init__(self) -> None:
+        self.terminated_at: float | None = None
+        self.hard_killed = False
+
+    def graceful_kill(self) -> None:
+        self.terminated_at = time.monotonic()
+
+    def is_alive(self) -> bool:
+        return self.terminated_at is None or time.monotonic() - self.terminated_at < 0.3
+
+    def hard_kill(self) -> None:
+        self.hard_killed = True
+
+
+def _kill_seconds(kill) -> tuple[float, _Handle]:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    handle = _Handle()
+    manager = SimpleNamespace(_process_map={"run": handle}, _logger=SimpleNamespace(warning=print))
+    started = time.monotonic()
+    asyncio.run(kill(manager, "run", grace_seconds=30))
+    return time.monotonic() - started, handle
+
+
+def test_the_patched_kill_returns_when_the_process_is_gone_where_prefects_waits_3_s() -> None:
+    from prefect.runner._process_manager import ProcessManager
+
+    original = getattr(ProcessManager.kill, "__wrapped_original__", ProcessManager.kill)
+    slow, handle = _kill_seconds(original)
+    assert slow >= 2.9 and not handle.hard_killed  # Prefect's first check comes after max(30 / 10, 1) s
+    fast, handle = _kill_seconds(prefect_patches._prompt_kill)
+    assert 0.3 <= fast < 0.8 and not handle.hard_killed
