@@ -26,3 +26,19 @@ def _registry_on_postgres(postgres: Postgres) -> Iterator[None]:
     finally:
         patch.undo()
         get_settings.cache_clear()
+
+
+def test_the_registry_reconnects_after_the_server_drops_its_connections(postgres: Postgres) -> None:
+    """A restart or failover of PostgreSQL ends every connection the pool holds: the next call must not fail."""
+    import psycopg
+
+    from trainyard.registry.auth import create_user, login
+
+    create_user("pg-reconnect", "pw-reconnect", "manager")
+    with psycopg.connect(postgres.url("postgres", "postgresql"), autocommit=True) as admin:
+        dropped = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = 'registry_tests' AND pid <> pg_backend_pid()"
+        ).fetchone()
+    assert dropped is not None and dropped[0] >= 1, "the pool held no connection to drop"
+    assert login("pg-reconnect", "pw-reconnect") is not None
