@@ -18,8 +18,9 @@ from sklearn.pipeline import Pipeline
 
 from flows.random_forest import train_random_forest
 from tasks import stage
-from tests.conftest import S3Endpoint, artifacts_at
+from tests.conftest import artifacts_at
 from tests.integration.helpers import task_states
+from tests.services import S3Endpoint
 from trainyard import datagen
 from trainyard.artifact_store import get_store
 from trainyard.dataset_files import file_sha256

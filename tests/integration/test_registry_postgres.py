@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import Postgres
+from tests.services import Postgres
 from tests.unit.test_registry import *  # noqa: F403  (each test runs here again, on PostgreSQL)
 from trainyard.registry.db import get_engine
 from trainyard.settings import get_settings

@@ -16,9 +16,9 @@ import httpx
 import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from tests.conftest import Postgres, S3Endpoint
 from tests.integration.helpers import assert_model_served, task_states, wait_for_rerun, wait_for_status
 from tests.integration.test_retries import retry
+from tests.services import Postgres, S3Endpoint
 from trainyard.artifact_store import get_store
 from trainyard.image import build_image, ensure_dockerd
 from trainyard.processes import free_port
