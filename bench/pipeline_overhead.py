@@ -114,12 +114,14 @@ def ours(family: str, dataset: Path, workdir: Path) -> float:
     return time.perf_counter() - started
 
 
-def measure(variant: str, family: str, dataset: Path, api_url: str) -> tuple[float, float, float, float]:
+def measure(variant: str, family: str, dataset: Path, api_url: str,
+            extra_env: dict[str, str] | None = None) -> tuple[float, float, float, float]:  # fmt: skip
     """(job seconds, process wall seconds, peak RSS MiB, job's own MiB) of one fresh child process."""
     with tempfile.TemporaryDirectory(prefix="bench-run-") as workdir:
         roots = json.dumps([str(dataset.parent)])
         env = {**os.environ, "TRAINYARD_ARTIFACTS_DIR": workdir, "TRAINYARD_DATA_ROOTS": roots,
-               "PREFECT_API_URL": api_url, "PREFECT_LOCAL_STORAGE_PATH": f"{workdir}/stage/results"}  # fmt: skip
+               "PREFECT_API_URL": api_url, "PREFECT_LOCAL_STORAGE_PATH": f"{workdir}/stage/results",
+               **(extra_env or {})}  # fmt: skip
         script = Path(__file__).resolve()
         started = time.perf_counter()
         child = subprocess.run([sys.executable, str(script), "--child", variant, "--family", family,

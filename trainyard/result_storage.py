@@ -12,14 +12,16 @@ BLOCK_NAME = "trainyard-results"
 BLOCK_SLUG = f"remote-file-system/{BLOCK_NAME}"
 
 
-def result_storage_env(store: ArtifactStore) -> dict[str, str]:
+def result_storage_env(store: ArtifactStore, block_name: str = BLOCK_NAME) -> dict[str, str]:
     """The Prefect settings every run's process needs to read and write results there."""
     if store.is_local:
         return {"PREFECT_LOCAL_STORAGE_PATH": store.location("stage", "results")}
-    return {"PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK": BLOCK_SLUG}
+    return {"PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK": f"remote-file-system/{block_name}"}
 
 
-def save_result_storage_block(store: ArtifactStore, options: dict[str, Any]) -> str | None:
+def save_result_storage_block(
+    store: ArtifactStore, options: dict[str, Any], block_name: str = BLOCK_NAME
+) -> str | None:
     """On an object store, (re)save the block runs resolve by ``BLOCK_SLUG``; its slug (None locally).
 
     Only client options go into the block (e.g. the endpoint); credentials stay in each host's AWS_*
@@ -29,5 +31,5 @@ def save_result_storage_block(store: ArtifactStore, options: dict[str, Any]) -> 
         return None
     from prefect.filesystems import RemoteFileSystem
 
-    RemoteFileSystem(basepath=store.location("stage", "results"), settings=options).save(BLOCK_NAME, overwrite=True)
-    return BLOCK_SLUG
+    RemoteFileSystem(basepath=store.location("stage", "results"), settings=options).save(block_name, overwrite=True)
+    return f"remote-file-system/{block_name}"
