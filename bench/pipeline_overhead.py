@@ -98,7 +98,10 @@ def ours(family: str, dataset: Path, workdir: Path) -> float:
     from trainyard.warm.server import PRELOAD_BY_POOL, preload
     from trainyard.warm.warmup import warm_up
 
-    preload(PRELOAD_BY_POOL["cpu" if family == "random-forest" else "gpu"])  # the family's pool (prefect.yaml)
+    modules = PRELOAD_BY_POOL["cpu" if family == "random-forest" else "gpu"]  # the family's pool (prefect.yaml)
+    if os.environ.get("TRAINYARD_ARTIFACTS_URL"):
+        modules = (*modules, "s3fs")  # as `trainyard up` preloads it for an object store
+    preload(modules)
     if os.environ.get("TRAINYARD_BENCH_UNPATCHED") != "1":  # as the warm server does (measure both ways)
         from trainyard import prefect_patches
 

@@ -187,6 +187,8 @@ class Stack:
                 from trainyard.warm.server import DEFAULT_PRELOAD, PRELOAD_BY_POOL
 
                 modules = PRELOAD_BY_POOL.get(pool, DEFAULT_PRELOAD)
+                if not get_store().is_local:  # its client library, imported once per server, not per run
+                    modules = (*modules, "s3fs")
                 self._start(f"warm-{pool}", [sys.executable, "-m", "trainyard.warm.server", str(socket), *modules])
 
     def start_workers(self) -> None:
