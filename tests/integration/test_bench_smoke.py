@@ -20,6 +20,9 @@ SMOKES = [
     ("hostile_requests.py", ["--repeats", "1", "--scale", "0.2"], "ratio ours / unlimited"),
     ("progress_overhead.py", ["--rows", "5000", "--repeats", "1"], "ratio on / off"),
     ("flow_teardown.py", ["--runs", "2"], "ratio patched / shipped"),
+    ("breakdown.py", ["--family", "random-forest", "--rows", "2000"], "RSS at its end MiB"),
+    ("object_store.py", ["--rows", "2000", "--repeats", "1", "--families", "random-forest"], "ratio bucket / local"),
+    ("docker_pool.py", ["--runs", "1"], "ratio docker / process"),
 ]
 
 
