@@ -33,7 +33,8 @@ def _number(value: float) -> str:
 
 
 @contextmanager
-def isolated_stack(extra_env: dict[str, str] | None = None) -> Iterator[tuple[object, httpx.Client]]:
+def isolated_stack(extra_env: dict[str, str] | None = None,
+                   pools: str = "process") -> Iterator[tuple[object, httpx.Client]]:  # fmt: skip
     """A full trainyard stack in a temporary artifacts dir; yields (Stack, admin HTTP client)."""
     with tempfile.TemporaryDirectory(prefix="trainyard-bench-") as workdir:
         os.environ["TRAINYARD_ARTIFACTS_DIR"] = str(Path(workdir) / "artifacts")
@@ -48,6 +49,7 @@ def isolated_stack(extra_env: dict[str, str] | None = None) -> Iterator[tuple[ob
             prefect_port=free_port(),
             api_port=free_port(),
             extra_env={"PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false", **(extra_env or {})},
+            pools=pools,  # type: ignore[arg-type]
         )
         try:
             stack.start_warm_servers()

@@ -17,32 +17,13 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import percentile, table
+from bench.common import isolated_stack, percentile, table
+from bench.trigger_latency import BODY, timed
 from tests.services import running_postgres, running_s3
-
-BODY = {"dataset": "future_skills_dataset.csv", "hyperparameters": {"n_estimators": 5}, "use_cv": False,
-        "retrain": True}  # fmt: skip
-
-
-def timed(client: object, url: str) -> tuple[float, float]:
-    """Seconds from the POST to Running and to Completed, polling the API every 50 ms."""
-    started = time.perf_counter()
-    job_id = client.post(url, json=BODY).json()["job_id"]  # type: ignore[attr-defined]
-    running = None
-    while True:
-        status = client.get(f"/train/status/{job_id}").json()["status"]  # type: ignore[attr-defined]
-        if running is None and status in {"running", "completed"}:
-            running = time.perf_counter() - started
-        if status in {"completed", "failed", "cancelled"}:
-            if status != "completed":
-                raise RuntimeError(f"run {job_id} ended {status}")
-            return running or 0.0, time.perf_counter() - started
-        time.sleep(0.05)
 
 
 def main() -> None:
@@ -50,13 +31,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
 
-    import httpx
-
     from trainyard.image import build_image, ensure_dockerd
-    from trainyard.processes import free_port
-    from trainyard.registry.auth import ensure_admin
     from trainyard.settings import get_settings
-    from trainyard.stack import Stack
 
     results: dict[str, list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-docker-") as work:
@@ -68,30 +44,22 @@ def main() -> None:
             bucket = s3.bucket("trainyard-bench-pools")
             for pools in ("process", "docker"):
                 os.environ.update({
-                    **s3.env, "TRAINYARD_ARTIFACTS_DIR": str(work_dir / pools),
-                    "TRAINYARD_ARTIFACTS_URL": f"{bucket}/{pools}",
+                    **s3.env, "TRAINYARD_ARTIFACTS_URL": f"{bucket}/{pools}",
                     "TRAINYARD_ARTIFACTS_OPTIONS": json.dumps({"endpoint_url": s3.url}),
                     "TRAINYARD_REGISTRY_URL": pg.database(f"registry_{pools}"),
                 })  # fmt: skip
                 get_settings.cache_clear()
-                prefect_db = pg.database(f"prefect_{pools}", "asyncpg")
-                stack = Stack(prefect_port=free_port(), api_port=free_port(), pools=pools,  # type: ignore[arg-type]
-                              extra_env={"PREFECT_SERVER_DATABASE_CONNECTION_URL": prefect_db,
-                                         "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false"})  # fmt: skip
-                try:
-                    stack.start_warm_servers()
-                    stack.start_server()
-                    stack.create_pools()
-                    stack.deploy()
-                    stack.start_workers()
-                    stack.start_api()
-                    token, _ = ensure_admin()
-                    headers = {"Authorization": f"Token {token}"}
-                    with httpx.Client(base_url=stack.api_url, headers=headers, timeout=300) as client:
-                        timed(client, "/train/random-forest")  # warm-up: first requests, first image start
-                        results[pools] = [timed(client, "/train/random-forest") for _ in range(args.runs)]
-                finally:
-                    stack.stop()
+                prefect_db = {"PREFECT_SERVER_DATABASE_CONNECTION_URL": pg.database(f"prefect_{pools}", "asyncpg")}
+                with isolated_stack(prefect_db, pools=pools) as (_, client):
+
+                    def trigger() -> str:
+                        return client.post("/train/random-forest", json=BODY).json()["job_id"]
+
+                    def state_of(job_id: str) -> str:
+                        return client.get(f"/train/status/{job_id}").json()["prefect_state"].upper()
+
+                    timed(trigger, state_of)  # warm-up: first requests, first container start
+                    results[pools] = [timed(trigger, state_of) for _ in range(args.runs)]
     rows = []
     for pools, values in results.items():
         running, done = [v[0] for v in values], [v[1] for v in values]

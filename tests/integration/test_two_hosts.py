@@ -95,6 +95,14 @@ def test_a_run_in_a_container_publishes_a_model_the_api_lists_and_loads(docker_s
     assert not (local / "models").exists() and not (local / "stage").exists()
 
 
+def test_a_model_in_the_bucket_is_reused_when_nothing_changed(docker_stack: DockerStack) -> None:
+    body = {"dataset": "churn.csv", "hyperparameters": {"n_estimators": 5}, "use_cv": False, "retrain": True}
+    first = docker_stack.client.post("/train/random-forest", json=body).json()
+    wait_for_status(docker_stack.client, first["job_id"], {"completed"}, timeout=180)
+    again = docker_stack.client.post("/train/random-forest", json={**body, "retrain": False}).json()
+    assert again["cached"] is True and again["job_id"] == first["job_id"], again
+
+
 def test_a_retry_of_a_failed_run_runs_in_a_new_container_from_the_bucket_cache(docker_stack: DockerStack) -> None:
     store = get_store()
     blocker = store.location("models", "random-forest", "two-hosts-retry", "manifest.json")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -183,14 +182,17 @@ def get_model_version(model_type: str, version: str) -> ModelVersionRecord | Non
 
 
 def find_completed(signature: str) -> TrainingRun | None:
-    """The newest completed run with this training signature whose model is still on disk."""
+    """The newest completed run with this training signature whose model is still in the artifact store."""
+    from trainyard.artifact_store import get_store
+
+    store = get_store()
     with session_scope() as session:
         runs = session.scalars(
             select(TrainingRun)
             .where(TrainingRun.signature == signature, TrainingRun.status == RunStatus.COMPLETED)
             .order_by(TrainingRun.id.desc())
         )
-        return next((run for run in runs if run.model_path and Path(run.model_path).is_dir()), None)
+        return next((run for run in runs if run.model_path and store.exists(f"{run.model_path}/manifest.json")), None)
 
 
 def list_model_versions() -> list[tuple[ModelVersionRecord, TrainingRun]]:
