@@ -51,6 +51,7 @@ def create(
     from prefect import get_client
 
     from deployments.pools import PoolSpec, cluster_template, ensure_pool
+    from trainyard.crash_watch import ensure_automation
 
     kinds = {"kubernetes": ("kubernetes", "kubernetes"), "docker-gpu": ("docker", "docker")}
     if kind not in kinds:
@@ -63,4 +64,5 @@ def create(
         template["variables"]["properties"]["env"]["default"].update(env)
     with get_client(sync_client=True) as client:
         ensure_pool(client, PoolSpec(name or kind, pool_type, f"trainyard {kind} runs", limit, template))
+    ensure_automation()  # the template's runs send heartbeats; lost ones are Crashed (trainyard.crash_watch)
     typer.echo(f"pool {name or kind} ({pool_type}) is ready")

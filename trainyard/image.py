@@ -118,13 +118,15 @@ def _context(into: Path) -> None:
 
 def build_image(tag: str = IMAGE_TAG, base: str = BASE_TAG, log_file: Path | None = None) -> float:
     """``docker build`` of docker/Dockerfile as ``tag`` (the base first if missing); the seconds it took."""
+    from trainyard.lineage import code_version
+
     build_base(base)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="trainyard-image-") as context:
         _context(Path(context))
         result = subprocess.run(
-            ["docker", "build", "--network", "host", "--build-arg", f"BASE={base}", "-t", tag,
-             "-f", str(PROJECT_ROOT / "docker" / "Dockerfile"), context],
+            ["docker", "build", "--network", "host", "--build-arg", f"BASE={base}", "--build-arg",
+             f"CODE_VERSION={code_version()}", "-t", tag, "-f", str(PROJECT_ROOT / "docker" / "Dockerfile"), context],
             capture_output=True, text=True,
         )  # fmt: skip
     if log_file is not None:

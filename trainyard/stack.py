@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from trainyard.artifact_store import get_store
+from trainyard.crash_watch import ensure_automation, heartbeat_env
 from trainyard.processes import port_holder, spawn, stop, stop_all, wait_http
 from trainyard.result_storage import result_storage_env, save_result_storage_block
 from trainyard.settings import PROJECT_ROOT, get_settings
@@ -102,6 +103,7 @@ class Stack:
             "TRAINYARD_REGISTRY_URL": settings.registry_url,
             "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.5",
             "PREFECT_HOME": "/tmp/prefect-home",  # the worker's own (a path on this host) would be passed on
+            **heartbeat_env(),  # a run whose host is lost with its worker is Crashed by trainyard.crash_watch
         }
 
     def warm_socket(self, pool: str) -> Path | None:
@@ -163,6 +165,8 @@ class Stack:
                 specs = local_pools(env={}, cpu_limit=2, gpu_limit=2, commands=self.flow_run_commands())
             for spec in specs:
                 ensure_pool(c, spec)
+            if self.pools == "docker":
+                ensure_automation()
             save_result_storage_block(get_store(), get_settings().artifacts_options)
 
     def deploy(self) -> None:

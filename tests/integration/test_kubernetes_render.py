@@ -80,5 +80,6 @@ def test_the_rendered_job_is_a_valid_kubernetes_job(rendered_job: dict[str, Any]
     assert any(t.key == "nvidia.com/gpu" and t.effect == "NoSchedule" for t in job.spec.template.spec.tolerations)
     env = {item.name: item.value for item in container.env}
     assert env["TRAINYARD_DEVICE"] == "cuda" and env["PREFECT__FLOW_RUN_ID"] == rendered_job["flow_run_id"]
+    assert env["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30"  # for trainyard.crash_watch's automation
     assert container.args == ["python", "-m", "trainyard.run_entry"]
     assert job.metadata.namespace == "trainyard" and job.metadata.generate_name

@@ -6,6 +6,8 @@ S3-compatible server (moto's, standing in for S3 or MinIO); the registry is on P
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ from tests.integration.helpers import assert_model_served, task_states, wait_for
 from tests.integration.test_retries import retry
 from tests.services import Postgres, S3Endpoint
 from trainyard.artifact_store import get_store
+from trainyard.crash_watch import HEARTBEAT_SECONDS, SILENCE
 from trainyard.image import build_image, ensure_dockerd
 from trainyard.processes import free_port
 from trainyard.registry.auth import create_user, issue_token
@@ -159,3 +162,21 @@ def test_a_killed_container_is_crashed_within_90_s(docker_stack: DockerStack) ->
     # Seen by the Docker worker's watch of its container (exit 137): no PID on this host is involved.
     assert body["prefect_state"] == "Crashed" and "137" in (body["error"] or ""), body
     assert time.monotonic() - killed < 90
+
+
+def test_a_run_whose_host_is_lost_with_its_worker_is_crashed_by_its_missing_heartbeats(
+    docker_stack: DockerStack,
+) -> None:
+    """No worker is left to see the container go: Prefect's heartbeats stop, and the automation of
+    trainyard.crash_watch marks the run Crashed (last heartbeat + 90 s, heartbeats every 30 s)."""
+    job_id, container = _running_container(docker_stack.client)
+    worker = next(p for name, p in docker_stack.stack.processes if name == "worker-gpu-0")
+    try:
+        os.kill(worker.pid, signal.SIGKILL)  # the worker first, then its container: the host is gone
+        subprocess.run(["docker", "kill", "--signal", "KILL", container], check=True, capture_output=True)
+        lost = time.monotonic()
+        body = wait_for_status(docker_stack.client, job_id, {"failed"}, timeout=SILENCE.seconds + 90)
+        assert body["prefect_state"] == "Crashed" and "heartbeat" in (body["error"] or ""), body
+        assert time.monotonic() - lost < SILENCE.seconds + HEARTBEAT_SECONDS + 30
+    finally:
+        docker_stack.stack.restart("worker-gpu-0")
