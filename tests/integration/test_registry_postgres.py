@@ -42,3 +42,41 @@ def test_the_registry_reconnects_after_the_server_drops_its_connections(postgres
         ).fetchone()
     assert dropped is not None and dropped[0] >= 1, "the pool held no connection to drop"
     assert login("pg-reconnect", "pw-reconnect") is not None
+
+
+def test_a_connection_lost_at_commit_is_retried_and_the_version_registered_once(postgres: Postgres) -> None:
+    """A failover during complete_run's commit: the whole unit of work runs again on a new connection,
+    and the model version is registered once."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from trainyard.registry.models import ModelVersionRecord
+    from trainyard.registry.runs import RunStart, complete_run, ensure_run, get_model_version
+    from trainyard.states import RunStatus
+
+    flow_run_id = str(uuid.uuid4())
+    ensure_run(RunStart(flow_run_id, "xgboost"))
+    version = ModelVersionRecord(model_type="xgboost", version=f"pg-{flow_run_id[:8]}", path="s3://b/m",
+                                 sha256="0" * 64, size_bytes=1)  # fmt: skip
+    dropped: list[int] = []
+
+    def drop_my_connection(session: Session) -> None:
+        if dropped:
+            return
+        backend = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with psycopg.connect(postgres.url("postgres", "postgresql"), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+        dropped.append(backend)
+
+    event.listen(Session, "before_commit", drop_my_connection)
+    try:
+        run = complete_run(flow_run_id, version, status=RunStatus.COMPLETED, accuracy=0.5)
+    finally:
+        event.remove(Session, "before_commit", drop_my_connection)
+    assert dropped, "the connection was never dropped"
+    assert run.status == RunStatus.COMPLETED
+    registered = get_model_version("xgboost", version.version)
+    assert registered is not None and registered.training_run_id == run.id

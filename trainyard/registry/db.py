@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from trainyard.registry.models import Base
 from trainyard.settings import get_settings
+
+P = ParamSpec("P")
+R = TypeVar("R")
+DISCONNECT_RETRIES = (0.2, 1.0)  # seconds before the 2nd and 3rd attempt
+logger = logging.getLogger(__name__)
 
 
 def get_engine(url: str | None = None) -> Engine:
@@ -61,3 +71,22 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def retry_on_disconnect(unit_of_work: Callable[P, R]) -> Callable[P, R]:
+    """Run ``unit_of_work`` (one whole transaction, safe to repeat) again when the database dropped its
+    connection mid-way (a restart or failover); any other error is raised at once."""
+
+    @functools.wraps(unit_of_work)
+    def attempt(*args: P.args, **kwargs: P.kwargs) -> R:
+        for wait in (*DISCONNECT_RETRIES, None):
+            try:
+                return unit_of_work(*args, **kwargs)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated or wait is None:
+                    raise
+                logger.warning("registry connection lost in %s; retrying in %.1fs", unit_of_work.__name__, wait)
+                time.sleep(wait)
+        raise AssertionError("unreachable")
+
+    return attempt

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from trainyard.errors import DuplicateVersionError, RegistryError
-from trainyard.registry.db import session_scope
+from trainyard.registry.db import retry_on_disconnect, session_scope
 from trainyard.registry.models import ModelVersionRecord, TrainingRun, utcnow
 from trainyard.states import RunStatus
 
@@ -31,6 +31,7 @@ class RunStart:
     idempotency_key: str | None = None
 
 
+@retry_on_disconnect
 def ensure_run(start: RunStart, *, started: bool = False) -> TrainingRun:
     """Get or create the run row for ``start.flow_run_id``; the API and the flow may race here."""
     for _ in range(2):
@@ -94,6 +95,7 @@ def get_run(flow_run_id: str) -> TrainingRun | None:
         return _by_flow_run(session, flow_run_id)
 
 
+@retry_on_disconnect
 def update_run(flow_run_id: str, **values: Any) -> TrainingRun:
     """Set columns on the run of ``flow_run_id``."""
     with session_scope() as session:
@@ -112,13 +114,17 @@ def set_outcome(
         update_run(flow_run_id, **values)
 
 
+@retry_on_disconnect
 def complete_run(flow_run_id: str, version: ModelVersionRecord | None, **values: Any) -> TrainingRun:
-    """Store a finished run's results and its model version in one transaction."""
+    """Store a finished run's results and its model version in one transaction. Repeatable: a version
+    this run already registered (a commit whose answer a dropped connection lost) is not added again."""
     with session_scope() as session:
         run = _apply(session, flow_run_id, values)
         # Read before the flush: after a failed flush the session refuses attribute access.
         name = version.version if version is not None else run.model_version
         taken = f"{name!r} already exists for {run.model_type}"
+        if version is not None and _registered_by(session, run, version):
+            version = None
         if version is not None:
             version.training_run_id = run.id
             session.add(version)
@@ -127,6 +133,15 @@ def complete_run(flow_run_id: str, version: ModelVersionRecord | None, **values:
         except IntegrityError as exc:
             raise DuplicateVersionError(f"model version {taken}") from exc
         return run
+
+
+def _registered_by(session: Session, run: TrainingRun, version: ModelVersionRecord) -> bool:
+    existing = session.scalar(
+        select(ModelVersionRecord).where(
+            ModelVersionRecord.model_type == version.model_type, ModelVersionRecord.version == version.version
+        )
+    )
+    return existing is not None and existing.training_run_id == run.id
 
 
 def registered_run(
