@@ -55,12 +55,6 @@ class ArtifactStore:
             return str(Path(self.root, *parts))
         return "/".join([self.root, *parts])
 
-    def owns(self, location: str) -> bool:
-        """Whether ``location`` is under this store's root (registry rows may predate a move)."""
-        if self.is_local:
-            return "://" not in location
-        return location.startswith(self.root.split("://", 1)[0] + "://")
-
     def exists(self, location: str) -> bool:
         if self.is_local:
             return os.path.exists(location)
@@ -79,9 +73,6 @@ class ArtifactStore:
         if self.is_local:
             return Path(location).read_bytes()
         return bytes(self.fs.cat_file(location))
-
-    def size(self, location: str) -> int:
-        return int(self.fs.size(location))
 
     def modified(self, location: str) -> datetime:
         if self.is_local:
@@ -115,11 +106,13 @@ def store_url(settings: Settings) -> str:
 
 
 @lru_cache(maxsize=4)
-def _store(url: str, options_json: str) -> ArtifactStore:
+def _store(url: str, options_json: str, pid: int) -> ArtifactStore:
     return ArtifactStore(url, json.loads(options_json))
 
 
 def get_store() -> ArtifactStore:
-    """This process's artifact store, from the settings (one instance per URL and options)."""
+    """This process's artifact store, from the settings (one instance per URL and options). Keyed by
+    process too: a run forked from a warm server must not inherit its parent's client, whose I/O
+    thread did not survive the fork."""
     settings = get_settings()
-    return _store(store_url(settings), json.dumps(settings.artifacts_options, sort_keys=True))
+    return _store(store_url(settings), json.dumps(settings.artifacts_options, sort_keys=True), os.getpid())
