@@ -18,7 +18,7 @@ from tasks.report import publish_plots, publish_summary
 from tasks.split import split_dataset
 from tasks.validate import validate_dataset
 from trainyard import progress
-from trainyard.cancellation import cancelled_when_stopped
+from trainyard.cancellation import cancelled_when_stopped, exiting_promptly_when_cancelled
 from trainyard.params import ModelParams, ModelType
 from trainyard.refs import SplitRef, TrainingOutcome
 
@@ -48,6 +48,7 @@ def run_pipeline(model_type: ModelType, p: ModelParams, fit: Any) -> TrainingOut
     # A cancel that stops a fit ends this run Cancelled, nothing registered.
     # Steps hand their tables over in memory; the staged files are written behind and waited for at the end.
     with (
+        exiting_promptly_when_cancelled(flow_run.get_id()),
         cancelled_when_stopped(),
         progress.reporting(flow_run.get_id(), f"{model_type}-progress") as report,
         stage.handoff(),

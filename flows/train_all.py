@@ -14,7 +14,7 @@ from flows.random_forest import train_random_forest
 from flows.xgboost import train_xgboost
 from tasks.records import RESULT_OPTIONS, outcome_of
 from trainyard import progress
-from trainyard.cancellation import stopping_sub_jobs_on_termination
+from trainyard.cancellation import exiting_promptly_when_cancelled, stopping_sub_jobs_on_termination
 from trainyard.params import ModelType, TrainAllParams
 from trainyard.refs import TrainingOutcome
 from trainyard.registry.runs import registered_run
@@ -45,7 +45,11 @@ def train_all(params: TrainAllParams = TrainAllParams()) -> dict[str, TrainingOu
             # Staged synchronously (no handoff): the sub-jobs read these files as soon as they start.
             prepare_data(params.dataset, params.test_split, params.random_state, report)
         futures = {model_type: train_model.submit(model_type, params) for model_type in FLOWS}
-        with stopping_sub_jobs_on_termination(flow_run.get_id()), report.stage("train", 0.1, 1.0):
+        with (
+            exiting_promptly_when_cancelled(flow_run.get_id()),
+            stopping_sub_jobs_on_termination(flow_run.get_id()),
+            report.stage("train", 0.1, 1.0),
+        ):
             # A cancel stops their fits too. Progress here counts finished sub-jobs; each sub-job's
             # own page (and the API's sub_jobs) shows its epochs, rounds or trees.
             for done, _ in enumerate(wait_each(list(futures.values())), start=1):

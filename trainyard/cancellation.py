@@ -10,7 +10,10 @@ design: it stands for the process's own termination, as a signal handler would.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import os
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -89,6 +92,33 @@ def cancelled_when_stopped() -> Iterator[None]:
             _mark_cancelled([flow_run.get_id()], "parent job cancelled" if flow_run.get_parent_flow_run_id()
                             else "cancelled")  # fmt: skip
         raise
+
+
+@contextmanager
+def exiting_promptly_when_cancelled(flow_run_id: str | None) -> Iterator[None]:
+    """Around a flow's body: once Prefect's termination signal has gone through it for a run Prefect has
+    Cancelling (or Cancelled), the process leaves right after Prefect has shipped its last logs and
+    events, skipping the interpreter's teardown of every module (1-3 s with torch, pandas and Prefect
+    loaded, which the cancel would otherwise wait for: the container or process stays until then).
+    The exit status is 0, as Prefect's engine gives a run its supervisor terminated."""
+    from prefect.exceptions import TerminationSignal
+
+    try:
+        yield
+    except (TerminationSignal, KeyboardInterrupt):
+        with contextlib.suppress(Exception):
+            if cancelled_in_prefect(flow_run_id):
+                # Runs after threading's exit hooks (where Prefect's log and event workers drain) and
+                # before the interpreter tears its modules down.
+                atexit.register(_leave_now)
+        raise
+
+
+def _leave_now() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
 
 
 def _cancel_sub_jobs(flow_run_id: str | None) -> None:

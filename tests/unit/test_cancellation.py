@@ -69,3 +69,32 @@ def test_a_stop_request_ends_a_fit_in_another_thread_quickly(family: str, data: 
     thread.join(timeout=10)
     assert not thread.is_alive() and time.monotonic() - asked < 3
     assert len(outcome) == 1 and isinstance(outcome[0], cancellation.TrainingStopped), outcome
+
+
+_CANCELLED_PROCESS = """
+import atexit, sys
+from prefect.exceptions import TerminationSignal
+from trainyard import cancellation
+
+cancellation.cancelled_in_prefect = lambda flow_run_id: {cancelled}
+atexit.register(lambda: print("interpreter teardown reached", flush=True))
+with cancellation.exiting_promptly_when_cancelled("run-id"):
+    print("cancelled mid-fit", flush=True)
+    raise TerminationSignal(signal=15)
+"""
+
+
+@pytest.mark.parametrize("cancelled", [True, False])
+def test_a_cancelled_run_leaves_without_the_interpreter_teardown(cancelled: bool) -> None:
+    import subprocess
+    import sys
+
+    from trainyard.settings import PROJECT_ROOT
+
+    done = subprocess.run([sys.executable, "-c", _CANCELLED_PROCESS.format(cancelled=cancelled)],
+                          capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60)  # fmt: skip
+    assert "cancelled mid-fit" in done.stdout, done.stderr
+    if cancelled:  # Prefect has it Cancelling: out at once, status 0, as Prefect's engine ends such a run
+        assert done.returncode == 0 and "teardown reached" not in done.stdout, done
+    else:  # any other termination is left to Prefect as it was: the signal propagates, teardown runs
+        assert done.returncode != 0 and "teardown reached" in done.stdout, done
