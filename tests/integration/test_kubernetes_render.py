@@ -8,16 +8,21 @@ import asyncio
 import json
 import os
 import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes.client import ApiClient, V1Job
 from prefect import get_client
+from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect_kubernetes.worker import KubernetesWorkerJobConfiguration
 
 from deployments.pools import PoolSpec, cluster_template, ensure_pool
-from trainyard.settings import PROJECT_ROOT
-from trainyard.stack import BIN
+from tests.services import Postgres
+from trainyard.processes import free_port
+from trainyard.settings import PROJECT_ROOT, get_settings
+from trainyard.stack import BIN, Stack
 
 pytestmark = pytest.mark.integration
 IMAGE = "registry.example.com/trainyard:1.0"
@@ -33,7 +38,27 @@ def _paths(value: Any, prefix: str = "") -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def rendered_job(prefect_api: str) -> dict[str, Any]:
+def cluster_prefect(sandbox: Path, postgres: Postgres) -> Iterator[str]:
+    """A Prefect server of its own (on PostgreSQL): deploying prefect.kubernetes.yaml moves the session
+    server's xgboost, neural-net and all deployments to the kubernetes pool (same names, by design)."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("TRAINYARD_ARTIFACTS_DIR", str(sandbox / "kubernetes"))
+    get_settings.cache_clear()
+    database = {"PREFECT_SERVER_DATABASE_CONNECTION_URL": postgres.database("prefect_k8s", "asyncpg")}
+    stack = Stack(prefect_port=free_port(), api_port=free_port(), extra_env=database)
+    try:
+        stack.start_server()
+        with temporary_settings(updates={PREFECT_API_URL: stack.prefect_api_url}):
+            yield stack.prefect_api_url
+    finally:
+        stack.stop()
+        patch.undo()
+        get_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def rendered_job(cluster_prefect: str) -> dict[str, Any]:
+    prefect_api = cluster_prefect
     with get_client(sync_client=True) as client:
         ensure_pool(client, PoolSpec("kubernetes", "kubernetes", "GPU Jobs", 4, cluster_template("kubernetes")))
     deployed = subprocess.run(
@@ -49,17 +74,12 @@ def rendered_job(prefect_api: str) -> dict[str, Any]:
         flow_run = client.create_flow_run_from_deployment(
             deployment.id, parameters={"params": {"dataset": "churn.csv"}}, job_variables={"gpu_count": "2"}
         )
-    try:
-        values = {**(deployment.job_variables or {}), **(flow_run.job_variables or {})}
-        configuration = asyncio.run(
-            KubernetesWorkerJobConfiguration.from_template_and_values(pool.base_job_template, values)
-        )
-        configuration.prepare_for_flow_run(flow_run=flow_run, deployment=deployment, flow=flow, work_pool=pool)
-        return {"manifest": configuration.job_manifest, "flow_run_id": str(flow_run.id)}
-    finally:
-        with get_client(sync_client=True) as client:
-            client.delete_flow_run(flow_run.id)  # no worker for this pool: nothing may be left Scheduled
-            client.delete_deployment(deployment.id)
+    values = {**(deployment.job_variables or {}), **(flow_run.job_variables or {})}
+    configuration = asyncio.run(
+        KubernetesWorkerJobConfiguration.from_template_and_values(pool.base_job_template, values)
+    )
+    configuration.prepare_for_flow_run(flow_run=flow_run, deployment=deployment, flow=flow, work_pool=pool)
+    return {"manifest": configuration.job_manifest, "flow_run_id": str(flow_run.id)}
 
 
 def test_the_rendered_job_is_a_valid_kubernetes_job(rendered_job: dict[str, Any]) -> None:
