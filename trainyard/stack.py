@@ -25,9 +25,25 @@ from trainyard.supervisor import Supervisor
 logger = logging.getLogger(__name__)
 BIN = Path(sys.executable).parent
 POOLS = ("cpu", "gpu")
-# Host variables a run in a container gets as they are (object-store credentials and region).
-CONTAINER_PASSTHROUGH = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
-                         "AWS_REGION", "AWS_ENDPOINT_URL")  # fmt: skip
+# Host variables a run in a container gets: plain ones as they are; credentials through Prefect Secret
+# blocks that the Docker worker resolves when it starts the container, so that the pool's template (shown
+# in the Prefect UI) holds a reference, never the secret.
+CONTAINER_PLAIN = ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL")
+CONTAINER_SECRETS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+def secret_block_name(variable: str) -> str:
+    return "trainyard-" + variable.lower().replace("_", "-")
+
+
+def save_container_secrets() -> None:
+    """The credentials of CONTAINER_SECRETS this host has, as Prefect Secret blocks (obfuscated in Prefect's
+    API and UI) that the Docker pools' template refers to."""
+    from prefect.blocks.system import Secret
+
+    for name in CONTAINER_SECRETS:
+        if name in os.environ:
+            Secret(value=os.environ[name]).save(secret_block_name(name), overwrite=True)
 
 
 @dataclass
@@ -94,7 +110,9 @@ class Stack:
                 "Docker pools share no filesystem with this host: set TRAINYARD_ARTIFACTS_URL to an object store "
                 "(s3://...) and TRAINYARD_REGISTRY_URL to a PostgreSQL database first (README: Scaling out)"
             )
-        passed = {name: os.environ[name] for name in CONTAINER_PASSTHROUGH if name in os.environ}
+        passed = {name: os.environ[name] for name in CONTAINER_PLAIN if name in os.environ}
+        passed |= {name: "{{ prefect.blocks.secret.%s }}" % secret_block_name(name)  # noqa: UP031 (Jinja braces)
+                   for name in CONTAINER_SECRETS if name in os.environ}  # fmt: skip
         return {
             **passed,
             **result_storage_env(get_store()),
@@ -167,6 +185,7 @@ class Stack:
                 ensure_pool(c, spec)
             if self.pools == "docker":
                 ensure_automation()
+                save_container_secrets()
             save_result_storage_block(get_store(), get_settings().artifacts_options)
 
     def deploy(self) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prefect import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from tests.integration.helpers import assert_model_served, task_states, wait_for_rerun, wait_for_status
@@ -93,6 +94,12 @@ def test_a_run_in_a_container_publishes_a_model_the_api_lists_and_loads(docker_s
     assert created.status_code == 201, created.text
     detail = assert_model_served(docker_stack.client, created.json()["training_run_id"], "two-hosts-v1")
     assert detail["model_path"] == f"{docker_stack.bucket}/artifacts/models/random-forest/two-hosts-v1"
+    # The containers got the bucket's credentials through Secret blocks: the pool's template, which the
+    # Prefect UI shows, holds references only.
+    with get_client(sync_client=True) as prefect:
+        env = prefect.read_work_pool("gpu").base_job_template["variables"]["properties"]["env"]["default"]
+    assert env["AWS_SECRET_ACCESS_KEY"] == "{{ prefect.blocks.secret.trainyard-aws-secret-access-key }}"
+    assert os.environ["AWS_SECRET_ACCESS_KEY"] not in json.dumps(env)
     # Nothing of the run is on this host's disk: no local models or stage folder was ever made.
     local = get_settings().artifacts_dir
     assert not (local / "models").exists() and not (local / "stage").exists()
