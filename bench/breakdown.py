@@ -97,7 +97,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-breakdown-") as work:
         port = free_port()
-        server = spawn([str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
+        server = spawn([sys.executable, "-m", "trainyard.prefect_server", "--host", "127.0.0.1",
                         "--port", str(port)], {"PREFECT_HOME": f"{work}/prefect-home",
                         "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}, Path(work) / "server.log")  # fmt: skip
         try:

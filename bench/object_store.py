@@ -43,7 +43,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-store-") as data, running_s3(Path(data) / "moto.log") as s3:
         port = free_port()
-        server = spawn([str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
+        server = spawn([sys.executable, "-m", "trainyard.prefect_server", "--host", "127.0.0.1",
                         "--port", str(port)], {"PREFECT_HOME": str(Path(data) / "prefect-home"),
                         "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}, Path(data) / "server.log")  # fmt: skip
         api_url = f"http://127.0.0.1:{port}/api"

@@ -164,7 +164,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-data-") as data:
         port = free_port()
         home = Path(data) / "prefect-home"
-        server = spawn([str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
+        server = spawn([sys.executable, "-m", "trainyard.prefect_server", "--host", "127.0.0.1",
                         "--port", str(port)], {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
                        Path(data) / "server.log")  # fmt: skip
         api_url = f"http://127.0.0.1:{port}/api"

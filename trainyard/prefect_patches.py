@@ -28,9 +28,20 @@ and the container waits out the rest (a cancel measured 4.9 s from request to co
 ``_prompt_kill`` is ``ProcessManager.kill`` with the check every 0.1 s; ``KILL_SOURCE_SHA256`` pins the
 code it replaces, as for patch 1.
 
+4. SQLite write transactions (the Prefect *server*, applied by ``trainyard.prefect_server``). Prefect
+begins its write transactions ``DEFERRED`` unless the caller asks ``with_for_update``: such a
+transaction reads, then upgrades to a writer, and when another connection has committed in between,
+SQLite fails the upgrade at once with ``SQLITE_BUSY_SNAPSHOT`` (its busy timeout does not apply to it).
+The server answers 503 and Prefect's client retries after 2 s: about one triggered run in seven waited
+those 2 s on this machine. ``_immediate_begin_transaction`` is Prefect's ``begin_transaction`` with every
+write transaction ``BEGIN IMMEDIATE``: writers queue on SQLite's busy timeout instead of failing. Reads
+(sessions without ``begin_transaction``) are untouched and keep WAL's concurrency; PostgreSQL is not
+concerned. ``BEGIN_TRANSACTION_SOURCE_SHA256`` pins the code it replaces.
+
 Tried and dropped: giving a busy SQLite's 503 a short ``Retry-After`` so that Prefect's client retries
 after 0.25 s instead of 2 s. It took the trigger p95 from 2.6 s to 0.9 s, and then twice stalled the
-Prefect server for 2 x 60 s (its SQLite busy timeout) under a burst of writes: Prefect's own backoff stays.
+Prefect server for 2 x 60 s (its SQLite busy timeout) under a burst of writes: it fought the symptom
+(more retries of transactions bound to fail) where patch 4 removes the cause.
 """
 
 from __future__ import annotations
@@ -41,7 +52,7 @@ import hashlib
 import inspect
 import ssl
 import threading
-from collections.abc import Generator
+from collections.abc import AsyncGenerator, Generator
 from contextlib import contextmanager
 from typing import Any
 
@@ -50,6 +61,8 @@ _INSTALLED = "__trainyard_prompt_heartbeats__"
 # prefect 3.8.8's ProcessManager.kill
 KILL_SOURCE_SHA256 = "54409327ccd16859ef7fa6de5c5a1a2a7c0569f12c3292d119f8ed0155771ccd"
 KILL_CHECK_SECONDS = 0.1
+# prefect 3.8.8's AioSqliteConfiguration.begin_transaction
+BEGIN_TRANSACTION_SOURCE_SHA256 = "c9ea33bf1b494ec8d39c907dfbb2927ba29668ad639677bf441fff25fe2649bc"
 
 
 def prefect_source_sha256() -> str:
@@ -186,3 +199,40 @@ def install() -> None:
     setattr(_prompt_heartbeats, _INSTALLED, True)
     _prompt_heartbeats.__wrapped_original__ = original  # type: ignore[attr-defined]
     engine._send_heartbeats = _prompt_heartbeats
+
+
+def prefect_begin_transaction_source_sha256() -> str:
+    """The sha256 of Prefect's own ``AioSqliteConfiguration.begin_transaction`` source (what patch 4 replaces)."""
+    from prefect.server.database.configurations import AioSqliteConfiguration
+
+    method = AioSqliteConfiguration.begin_transaction
+    original = getattr(method, "__wrapped_original__", method)
+    return hashlib.sha256(inspect.getsource(original).encode()).hexdigest()
+
+
+@contextlib.asynccontextmanager
+async def _immediate_begin_transaction(
+    self: Any, session: Any, with_for_update: bool = False
+) -> AsyncGenerator[Any, None]:
+    """Prefect's ``AioSqliteConfiguration.begin_transaction``, every write transaction ``IMMEDIATE``."""
+    from prefect.server.database.configurations import SQLITE_BEGIN_MODE
+
+    token = SQLITE_BEGIN_MODE.set("IMMEDIATE")  # the change: Prefect sets DEFERRED unless with_for_update
+    try:
+        async with session.begin() as transaction:
+            yield transaction
+    finally:
+        SQLITE_BEGIN_MODE.reset(token)
+
+
+def install_server() -> None:
+    """Apply patch 4 in a Prefect server's process (idempotent): ``trainyard.prefect_server`` does it
+    before Prefect's CLI starts the server in the same process."""
+    from prefect.server.database.configurations import AioSqliteConfiguration
+
+    if getattr(AioSqliteConfiguration.begin_transaction, _INSTALLED, False):
+        return
+    original = AioSqliteConfiguration.begin_transaction
+    setattr(_immediate_begin_transaction, _INSTALLED, True)
+    _immediate_begin_transaction.__wrapped_original__ = original  # type: ignore[attr-defined]
+    AioSqliteConfiguration.begin_transaction = _immediate_begin_transaction  # type: ignore[method-assign]

@@ -164,10 +164,10 @@ class Stack:
         return process
 
     def start_server(self, timeout: float = 180) -> None:
-        server = self._start(
-            "prefect-server",
-            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(self.prefect_port)],
-        )
+        # `prefect server start`, with trainyard's server-side patch (trainyard/prefect_server.py)
+        command = [str(BIN / "python"), "-m", "trainyard.prefect_server", "--host", "127.0.0.1",
+                   "--port", str(self.prefect_port)]  # fmt: skip
+        server = self._start("prefect-server", command)
         wait_http(f"{self.prefect_api_url}/health", timeout, process=server, log_file=self.logs / "prefect-server.log")
 
     def create_pools(self) -> None:

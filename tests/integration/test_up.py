@@ -47,7 +47,7 @@ def test_a_signal_to_up_stops_every_process_it_started(tmp_path: Path, command: 
             time.sleep(0.5)
         started = psutil.Process(up.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in started)
-        assert "prefect server start" in names and "trainyard.worker" in names and "uvicorn" in names, names
+        assert "trainyard.prefect_server" in names and "trainyard.worker" in names and "uvicorn" in names, names
         assert "trainyard.warm.server" in names, names
 
         up.send_signal(signum)
