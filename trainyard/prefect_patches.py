@@ -1,6 +1,7 @@
-"""Three small, documented patches to Prefect 3.8 (its flow engine's heartbeat thread, its API
-clients' TLS set-up, and its run supervisor's wait after a cancel), applied by the warm server at
-start, by the pools' workers, and by the container pools' run command (``trainyard.run_entry``).
+"""Four small, documented patches to Prefect 3.8 (its flow engine's heartbeat thread, its API
+clients' TLS set-up, its run supervisor's wait after a cancel, and its server's SQLite write
+transactions), applied by the warm server at start, by the pools' workers, by the container pools'
+run command (``trainyard.run_entry``), and (patch 4 only) by ``trainyard.prefect_server``.
 
 1. Heartbeats. Prefect's flow-run heartbeat thread (``prefect.flow_engine._send_heartbeats``, on by default every
 180 s) sleeps in 1-second steps, and a synchronous flow joins it when the flow's body returns: every
