@@ -115,7 +115,7 @@ def up(
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         stack.start_warm_servers()  # preload Prefect and the ML libraries while the server starts
-        logger.info("starting the Prefect server (first start migrates its SQLite database: ~20s)")
+        logger.info("starting the Prefect server (its first start migrates its database: ~20 s)")
         stack.start_server()
         stack.create_pools()
         logger.info("deploying prefect.yaml")
