@@ -92,13 +92,12 @@ def main() -> None:
         child(args.family, args.dataset)
         return
 
-    from trainyard import datagen
+    from trainyard import datagen, prefect_server
     from trainyard.processes import free_port, spawn, stop, wait_http
 
     with tempfile.TemporaryDirectory(prefix="bench-breakdown-") as work:
         port = free_port()
-        server = spawn([sys.executable, "-m", "trainyard.prefect_server", "--host", "127.0.0.1",
-                        "--port", str(port)], {"PREFECT_HOME": f"{work}/prefect-home",
+        server = spawn(prefect_server.command(port), {"PREFECT_HOME": f"{work}/prefect-home",
                         "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}, Path(work) / "server.log")  # fmt: skip
         try:
             api_url = f"http://127.0.0.1:{port}/api"

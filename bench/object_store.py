@@ -35,7 +35,7 @@ def main() -> None:
 
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from trainyard import datagen
+    from trainyard import datagen, prefect_server
     from trainyard.artifact_store import ArtifactStore
     from trainyard.processes import free_port, spawn, stop, wait_http
     from trainyard.result_storage import result_storage_env, save_result_storage_block
@@ -43,8 +43,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-store-") as data, running_s3(Path(data) / "moto.log") as s3:
         port = free_port()
-        server = spawn([sys.executable, "-m", "trainyard.prefect_server", "--host", "127.0.0.1",
-                        "--port", str(port)], {"PREFECT_HOME": str(Path(data) / "prefect-home"),
+        server = spawn(prefect_server.command(port), {"PREFECT_HOME": str(Path(data) / "prefect-home"),
                         "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}, Path(data) / "server.log")  # fmt: skip
         api_url = f"http://127.0.0.1:{port}/api"
         bucket = s3.bucket("trainyard-bench")

@@ -157,16 +157,15 @@ def main() -> None:
         print(json.dumps({"job_s": job, "max_rss_mib": rss}))
         return
 
-    from trainyard import datagen
+    from trainyard import datagen, prefect_server
     from trainyard.processes import free_port, spawn, stop, wait_http
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-data-") as data:
         port = free_port()
         home = Path(data) / "prefect-home"
-        server = spawn([sys.executable, "-m", "trainyard.prefect_server", "--host", "127.0.0.1",
-                        "--port", str(port)], {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
-                       Path(data) / "server.log")  # fmt: skip
+        server = spawn(prefect_server.command(port), {"PREFECT_HOME": str(home),
+                       "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}, Path(data) / "server.log")  # fmt: skip
         api_url = f"http://127.0.0.1:{port}/api"
         try:
             wait_http(f"{api_url}/health", 180, server)

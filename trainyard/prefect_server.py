@@ -7,6 +7,11 @@ from __future__ import annotations
 import sys
 
 
+def command(port: int, host: str = "127.0.0.1") -> list[str]:
+    """The command line that starts a Prefect server this way, with this interpreter."""
+    return [sys.executable, "-m", "trainyard.prefect_server", "--host", host, "--port", str(port)]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Patch, then hand the command line to ``prefect server start``."""
     from trainyard import prefect_patches

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from trainyard import prefect_server
 from trainyard.artifact_store import get_store
 from trainyard.crash_watch import ensure_automation, heartbeat_env
 from trainyard.processes import port_holder, spawn, stop, stop_all, wait_http
@@ -164,10 +165,8 @@ class Stack:
         return process
 
     def start_server(self, timeout: float = 180) -> None:
-        # `prefect server start`, with trainyard's server-side patch (trainyard/prefect_server.py)
-        command = [str(BIN / "python"), "-m", "trainyard.prefect_server", "--host", "127.0.0.1",
-                   "--port", str(self.prefect_port)]  # fmt: skip
-        server = self._start("prefect-server", command)
+        # `prefect server start`, with trainyard's server-side patch
+        server = self._start("prefect-server", prefect_server.command(self.prefect_port))
         wait_http(f"{self.prefect_api_url}/health", timeout, process=server, log_file=self.logs / "prefect-server.log")
 
     def create_pools(self) -> None:

@@ -10,7 +10,6 @@ retries. Patch 4 (every write transaction IMMEDIATE) queues the writers instead:
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.states import Completed, Pending, Running, Scheduled
 from prefect.types._datetime import now
 
+from trainyard import prefect_server
 from trainyard.processes import free_port, spawn, stop_all, wait_http
 
 pytestmark = pytest.mark.integration
@@ -44,9 +44,8 @@ def burst_step() -> None:
 @pytest.fixture()
 def own_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     port, log = free_port(), tmp_path / "prefect-server.log"
-    server = spawn([sys.executable, "-m", "trainyard.prefect_server", "--host", "127.0.0.1", "--port", str(port)],
-                   {"PREFECT_HOME": str(tmp_path / "home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"},
-                   log)  # fmt: skip
+    env = {"PREFECT_HOME": str(tmp_path / "home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    server = spawn(prefect_server.command(port), env, log)
     try:
         wait_http(f"http://127.0.0.1:{port}/api/health", 180, process=server, log_file=log)
         yield f"http://127.0.0.1:{port}/api", log
