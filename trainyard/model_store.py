@@ -25,6 +25,7 @@ from typing import Any
 
 from sklearn.pipeline import Pipeline
 
+from trainyard import skops_files
 from trainyard.artifact_store import get_store
 from trainyard.errors import ArtifactError
 from trainyard.estimators import LabelEncodedClassifier, TorchMLPClassifier
@@ -121,13 +122,11 @@ def delete_model(location: str) -> None:
 
 
 def _write_estimator(pipeline: Pipeline, model_type: ModelType, folder: Path) -> dict[str, Any]:
-    import skops.io as sio
-
     preprocess, model = pipeline.named_steps["preprocess"], pipeline.named_steps["model"]
     if model_type is ModelType.RANDOM_FOREST:
-        sio.dump(pipeline, folder / "model.skops")
+        skops_files.dump(pipeline, folder / "model.skops")
         return {"classes": model.classes_.tolist()}
-    sio.dump(preprocess, folder / "preprocessor.skops")
+    skops_files.dump(preprocess, folder / "preprocessor.skops")
     if model_type is ModelType.XGBOOST:
         model.estimator_.save_model(folder / "model.ubj")
         return {"classes": model.classes_.tolist()}

@@ -137,3 +137,25 @@ def test_a_malformed_request_is_refused_and_the_server_keeps_serving(server: Pat
     launcher = _launch(server, tmp_path, WARM_TEST_EXIT="0")
     out, err = launcher.communicate(timeout=20)
     assert launcher.returncode == 0 and "marker=m-42" in out, err
+
+
+CREATES_SUB_JOBS = """
+import sys
+from trainyard.warm.server import PRELOAD_BY_POOL, preload
+preload(PRELOAD_BY_POOL[sys.argv[1]])
+from flows.train_all import FLOWS
+from trainyard.params import PARAMS_BY_TYPE
+before = set(sys.modules)
+for kind, flow in FLOWS.items():  # what creating train-all's sub-job runs does with their parameters
+    flow.serialize_parameters({"p": PARAMS_BY_TYPE[kind](dataset="x.csv")})
+print(" ".join(sorted(set(sys.modules) - before)))
+"""
+
+
+@pytest.mark.parametrize("pool", ["cpu", "gpu"])
+def test_a_forked_run_creating_sub_jobs_imports_nothing_the_warm_server_left_out(pool: str) -> None:
+    # Prefect's Flow.serialize_parameters imports FastAPI's encoder on a process's first flow-run
+    # creation: 0.48 s of pydantic model building that every train-all run paid before its sub-jobs.
+    imported = subprocess.run([sys.executable, "-c", CREATES_SUB_JOBS, pool], cwd=PROJECT_ROOT, capture_output=True,
+                              text=True, check=True).stdout.split()  # fmt: skip
+    assert imported == []

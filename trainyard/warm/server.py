@@ -56,6 +56,9 @@ DEFAULT_PRELOAD = (
     "matplotlib.backends.backend_agg",
     "sklearn.inspection",
     "trainyard.registry.aliases",
+    # Prefect's Flow.serialize_parameters imports FastAPI's encoder the first time a process creates a
+    # flow run (train-all's sub-jobs; an in-process flow call): 0.48 s of pydantic model building.
+    "fastapi.encoders",
 )
 # The cpu pool runs the random forest only (prefect.yaml): its server leaves out what only the
 # XGBoost and torch flows use, ~300 MiB less in every forked run.
