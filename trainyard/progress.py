@@ -14,6 +14,7 @@ unit test, a plain script) calls ``advance`` for nothing.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import threading
 from collections.abc import Iterator
@@ -140,7 +141,11 @@ def reporting(flow_run_id: str | None, key: str) -> Iterator[Reporter]:
         while not stop.wait(FLUSH_SECONDS):
             publish()
 
-    thread = threading.Thread(target=loop, name=f"progress-{key}", daemon=True)
+    # In the caller's context: Prefect's settings (the API URL of an in-process flow run under a profile
+    # or temporary settings) live in context variables, which a new thread does not inherit; without
+    # them the thread's client would start a temporary Prefect server of its own and publish there.
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(loop,), name=f"progress-{key}",
+                              daemon=True)  # fmt: skip
     thread.start()
     try:
         yield reporter

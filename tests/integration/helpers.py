@@ -10,8 +10,18 @@ from uuid import UUID
 
 import httpx
 from prefect import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
 from trainyard.model_store import load_model
+
+
+def artifacts_of(flow_run_id: str) -> dict[str, object]:
+    """The flow run's Prefect artifacts, by key."""
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(flow_run_id)]))
+        )
+    return {str(a.key): a for a in found}
 
 
 def wait_for_status(client: httpx.Client, job_id: str, wanted: set[str], timeout: float = 180) -> dict:

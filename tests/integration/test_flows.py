@@ -15,7 +15,7 @@ from flows.neural_net import train_neural_net
 from flows.random_forest import train_random_forest
 from flows.train_all import train_all
 from flows.xgboost import train_xgboost
-from tests.integration.helpers import task_states
+from tests.integration.helpers import artifacts_of, task_states
 from trainyard.dataset_files import file_sha256
 from trainyard.devices import cuda_device_count, torch_device, xgboost_device
 from trainyard.model_store import load_model
@@ -65,6 +65,9 @@ def test_each_flow_trains_each_dataset(prefect_api: str, model_type: ModelType, 
     assert run.cv_metrics is not None and 0 < run.cv_metrics["accuracy"]["mean"] <= 1
     version = get_model_version(str(model_type), outcome.model_version)
     assert version is not None and version.sha256 == outcome.model_sha256 and version.training_run_id == run.id
+    # Published to this stack's server, from the reporter's thread as well as at the end.
+    progress = artifacts_of(outcome.flow_run_id)[f"{model_type}-progress"]
+    assert (float(progress.data), progress.description) == (100.0, "done")  # type: ignore[attr-defined]
 
 
 def test_rerun_serves_load_validate_split_from_cache(prefect_api: str) -> None:

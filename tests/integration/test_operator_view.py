@@ -4,27 +4,17 @@ scheduled retraining (Prefect's scheduler on) that does not beat the champion le
 from __future__ import annotations
 
 import time
-from uuid import UUID
 
 import pytest
 from prefect import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 from prefect.client.schemas.objects import StateType
 
 from tests.integration.conftest import Clients
-from tests.integration.helpers import run_a_schedule_once, wait_for_log, wait_for_status
+from tests.integration.helpers import artifacts_of, run_a_schedule_once, wait_for_log, wait_for_status
 
 pytestmark = pytest.mark.integration
 DATASET = "future_skills_dataset.csv"
 NIGHTLY = "train-random-forest/nightly-future-skills"
-
-
-def _artifacts(flow_run_id: str) -> dict[str, object]:
-    with get_client(sync_client=True) as client:
-        found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(flow_run_id)]))
-        )
-    return {str(a.key): a for a in found}
 
 
 def test_progress_of_a_running_fit_shows_in_the_api_and_as_a_prefect_artifact(live_stack: Clients) -> None:
@@ -42,7 +32,7 @@ def test_progress_of_a_running_fit_shows_in_the_api_and_as_a_prefect_artifact(li
     fitting = [(f, s) for f, s in seen if 0.1 < f < 0.86]
     assert all(s.startswith("fit: ") and s.endswith("/1000 epochs") for _, s in fitting), fitting
     assert [f for f, _ in seen] == sorted(f for f, _ in seen), "progress went backwards"
-    artifact = _artifacts(job_id)["neural-net-progress"]
+    artifact = artifacts_of(job_id)["neural-net-progress"]
     assert artifact.type == "progress" and 10 < float(artifact.data) < 100  # type: ignore[attr-defined]
 
     run_id = live_stack.hr.get("/api/training/runs/", params={"model_type": "neural-net"}).json()["results"][0]["id"]
@@ -59,7 +49,7 @@ def test_a_completed_run_publishes_plots_and_a_champion_comparison(live_stack: C
     assert done["status"] == "completed", done
     assert done["progress"] == {"fraction": 1.0, "step": "done"}
     assert done["champion"]["reason"], done["champion"]
-    found = _artifacts(job_id)
+    found = artifacts_of(job_id)
     plots = str(found["xgboost-plots"].data)  # type: ignore[attr-defined]
     for alt in ("Confusion matrix", "ROC curve", "Precision-recall curve", "Feature importances"):
         assert f"![{alt}](data:image/png;base64,iVBORw0KGgo" in plots, alt  # inline PNGs
@@ -114,6 +104,6 @@ def test_a_scheduled_retraining_that_does_not_beat_the_champion_leaves_it_in_pla
     assert "champion" in listed["random-forest/champ-v1"]["aliases"]
     own = [m for m in listed.values() if m["job_id"] == str(run.id)]
     assert len(own) == 1 and own[0]["aliases"] == [], own  # its version is kept, without the title
-    summary = str(_artifacts(str(run.id))["random-forest-summary"].data)  # type: ignore[attr-defined]
+    summary = str(artifacts_of(str(run.id))["random-forest-summary"].data)  # type: ignore[attr-defined]
     assert "**Not promoted**: f1_macro" in summary and "champion champ-v1 (same held-out rows)" in summary
     wait_for_log(live_stack.manager, str(run.id), "not promoted")
