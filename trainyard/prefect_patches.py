@@ -66,12 +66,24 @@ KILL_CHECK_SECONDS = 0.1
 BEGIN_TRANSACTION_SOURCE_SHA256 = "c9ea33bf1b494ec8d39c907dfbb2927ba29668ad639677bf441fff25fe2649bc"
 
 
+def _original_source_sha256(function: Any) -> str:
+    """The sha256 of ``function``'s source, or of the Prefect original it replaced once patched."""
+    original = getattr(function, "__wrapped_original__", function)
+    return hashlib.sha256(inspect.getsource(original).encode()).hexdigest()
+
+
+def _replacing(replacement: Any, original: Any) -> Any:
+    """``replacement``, marked as installed and holding the ``original`` it stands in for."""
+    setattr(replacement, _INSTALLED, True)
+    replacement.__wrapped_original__ = original
+    return replacement
+
+
 def prefect_source_sha256() -> str:
     """The sha256 of Prefect's own ``_send_heartbeats`` source (what the patch replaces)."""
     import prefect.flow_engine as engine
 
-    original = getattr(engine._send_heartbeats, "__wrapped_original__", engine._send_heartbeats)
-    return hashlib.sha256(inspect.getsource(original).encode()).hexdigest()
+    return _original_source_sha256(engine._send_heartbeats)
 
 
 @contextmanager
@@ -147,8 +159,7 @@ def prefect_kill_source_sha256() -> str:
     """The sha256 of Prefect's own ``ProcessManager.kill`` source (what patch 3 replaces)."""
     from prefect.runner._process_manager import ProcessManager
 
-    original = getattr(ProcessManager.kill, "__wrapped_original__", ProcessManager.kill)
-    return hashlib.sha256(inspect.getsource(original).encode()).hexdigest()
+    return _original_source_sha256(ProcessManager.kill)
 
 
 async def _prompt_kill(self: Any, flow_run_id: Any, grace_seconds: float = 30, *, force: bool = False) -> None:
@@ -188,27 +199,20 @@ def install() -> None:
     from prefect.runner._process_manager import ProcessManager
 
     if not getattr(ProcessManager.kill, _INSTALLED, False):
-        setattr(_prompt_kill, _INSTALLED, True)
-        _prompt_kill.__wrapped_original__ = ProcessManager.kill  # type: ignore[attr-defined]
-        ProcessManager.kill = _prompt_kill  # type: ignore[method-assign]
+        ProcessManager.kill = _replacing(_prompt_kill, ProcessManager.kill)  # type: ignore[method-assign]
 
     if not isinstance(orchestration.ssl, SharedTLSContexts):
         orchestration.ssl = SharedTLSContexts()  # type: ignore[assignment]
     if getattr(engine._send_heartbeats, _INSTALLED, False):
         return
-    original = engine._send_heartbeats
-    setattr(_prompt_heartbeats, _INSTALLED, True)
-    _prompt_heartbeats.__wrapped_original__ = original  # type: ignore[attr-defined]
-    engine._send_heartbeats = _prompt_heartbeats
+    engine._send_heartbeats = _replacing(_prompt_heartbeats, engine._send_heartbeats)
 
 
 def prefect_begin_transaction_source_sha256() -> str:
     """The sha256 of Prefect's own ``AioSqliteConfiguration.begin_transaction`` source (what patch 4 replaces)."""
     from prefect.server.database.configurations import AioSqliteConfiguration
 
-    method = AioSqliteConfiguration.begin_transaction
-    original = getattr(method, "__wrapped_original__", method)
-    return hashlib.sha256(inspect.getsource(original).encode()).hexdigest()
+    return _original_source_sha256(AioSqliteConfiguration.begin_transaction)
 
 
 @contextlib.asynccontextmanager
@@ -233,7 +237,6 @@ def install_server() -> None:
 
     if getattr(AioSqliteConfiguration.begin_transaction, _INSTALLED, False):
         return
-    original = AioSqliteConfiguration.begin_transaction
-    setattr(_immediate_begin_transaction, _INSTALLED, True)
-    _immediate_begin_transaction.__wrapped_original__ = original  # type: ignore[attr-defined]
-    AioSqliteConfiguration.begin_transaction = _immediate_begin_transaction  # type: ignore[method-assign]
+    AioSqliteConfiguration.begin_transaction = _replacing(  # type: ignore[method-assign]
+        _immediate_begin_transaction, AioSqliteConfiguration.begin_transaction
+    )
