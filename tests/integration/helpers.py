@@ -142,22 +142,30 @@ def assert_model_served(client: httpx.Client, training_run_id: int, version: str
     return detail
 
 
+# How far ahead the copy's schedule is due. Prefect's scheduler first sees a new deployment on its
+# recent-deployments pass (every 5 s, later on a busy server) and schedules from that moment on: a slot
+# already past by then becomes the next one, an hour later (a 5 s lead failed that way once in CI).
+SCHEDULE_LEAD_SECONDS = 20
+
+
 def run_a_schedule_once(shipped_name: str, name: str, parameters: dict | None = None, timeout: float = 150):  # type: ignore[no-untyped-def]
-    """A copy of a shipped deployment whose interval schedule is due in 5 s, as a nightly one is at
-    02:00: Prefect's scheduler creates the run, no trigger. Its first finished run (the copy is gone after)."""
+    """A copy of a shipped deployment whose interval schedule is due in ``SCHEDULE_LEAD_SECONDS``, as a
+    nightly one is at 02:00: Prefect's scheduler creates the run, no trigger. Its first finished run (the
+    copy is gone after)."""
     from datetime import timedelta
 
     from prefect.client.schemas.actions import DeploymentScheduleCreate
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
     from prefect.client.schemas.schedules import IntervalSchedule
 
+    due = datetime.now(UTC) + timedelta(seconds=SCHEDULE_LEAD_SECONDS)
     with get_client(sync_client=True) as client:
         shipped = client.read_deployment_by_name(shipped_name)
         deployment_id = client.create_deployment(
             flow_id=shipped.flow_id, name=name, entrypoint=shipped.entrypoint, work_pool_name=shipped.work_pool_name,
             pull_steps=shipped.pull_steps, parameters=parameters if parameters is not None else shipped.parameters,
             schedules=[DeploymentScheduleCreate(schedule=IntervalSchedule(
-                interval=timedelta(hours=1), anchor_date=datetime.now(UTC) + timedelta(seconds=5)))],
+                interval=timedelta(hours=1), anchor_date=due))],
         )  # fmt: skip
         try:
             deadline = time.monotonic() + timeout
@@ -170,7 +178,8 @@ def run_a_schedule_once(shipped_name: str, name: str, parameters: dict | None = 
                 if done:
                     return done[0]
                 time.sleep(1)
-            raise AssertionError(f"no scheduled run finished within {timeout}s: {[(r.name, r.state) for r in runs]}")
+            raise AssertionError(f"no scheduled run finished within {timeout}s: "
+                                 f"{[(r.name, r.state, r.expected_start_time) for r in runs]}")  # fmt: skip
         finally:
             client.delete_deployment(deployment_id)
 
