@@ -81,6 +81,11 @@ def up(
     workers: int = typer.Option(1, min=1, help="Workers per pool (cpu, gpu)."),
     train_first: bool = typer.Option(True, "--train/--no-train", help="Train a model once the stack is up."),
     exit_after_train: bool = typer.Option(False, help="Stop the stack after the first training (smoke test)."),
+    artifacts: Path | None = typer.Option(
+        None,
+        help="This stack's artifacts directory (TRAINYARD_ARTIFACTS_DIR; default <repo>/artifacts). One stack "
+        "per directory: a second stack on this host needs its own.",
+    ),
     pools: str = typer.Option(
         "process",
         help="process: runs are processes here (warm-started); docker: each run "
@@ -89,24 +94,30 @@ def up(
     ),
 ) -> None:
     """Bring the whole stack up on embedded defaults; Ctrl-C (or SIGTERM) stops everything it started."""
+    import os
     import signal
     import time
 
     from trainyard.registry.auth import ensure_admin
-    from trainyard.stack import PortInUse, Stack
+    from trainyard.settings import get_settings
+    from trainyard.stack import PortInUse, Stack, StoreInUse
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if pools not in ("process", "docker"):
         typer.echo(f"trainyard up: --pools must be process or docker, not {pools!r}", err=True)
         raise typer.Exit(2)
+    if artifacts is not None:  # for this process and, through its environment, every child
+        os.environ["TRAINYARD_ARTIFACTS_DIR"] = str(artifacts.resolve())
+        get_settings.cache_clear()
     stack = Stack(prefect_port=prefect_port, api_port=api_port, workers_per_pool=workers, pools=pools)  # type: ignore[arg-type]
     try:
+        stack.claim_store()  # held until the stack stops (or this process dies)
         stack.check_ports()
         if pools == "docker":
             stack.container_env()  # refuses a local store or registry before anything starts
             _build_image(stack.image)
-    except (PortInUse, ValueError) as exc:
+    except (StoreInUse, PortInUse, ValueError) as exc:
         typer.echo(f"trainyard up: {exc}", err=True)
         raise typer.Exit(1) from None
     # Ctrl-C and SIGTERM both stop the stack cleanly; SIGINT is installed explicitly because a

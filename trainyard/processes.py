@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import os
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -21,14 +23,54 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def spawn(args: Sequence[str], env: Mapping[str, str], log_file: Path, cwd: Path | None = None) -> subprocess.Popen:
-    """Start ``args`` in its own process group (so a stop reaches its children), logging to ``log_file``."""
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+@functools.cache
+def libc_prctl() -> Callable[..., int] | None:
+    """libc's prctl, looked up once in the parent: a forked child only calls it (no dlopen after a fork)."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return None
+
+
+def die_with_parent(signum: int, parent_pid: int) -> None:
+    """In a forked child: have the kernel send ``signum`` when the parent dies (Linux; elsewhere nothing).
+
+    The signal is tied to the parent *thread* that forked: a child spawned from a thread that ends
+    first gets it then. If the parent died before the signal was armed, the child signals itself.
+    """
+    if (prctl := libc_prctl()) is None:
+        return
+    prctl(PR_SET_PDEATHSIG, signum)
+    if os.getppid() != parent_pid:
+        os.kill(os.getpid(), signum)
+
+
+def spawn(args: Sequence[str], env: Mapping[str, str], log_file: Path, cwd: Path | None = None, *,
+          name: str | None = None, die_with_me: bool = False) -> subprocess.Popen:  # fmt: skip
+    """Start ``args`` in its own process group (so a stop reaches its children), logging to ``log_file``.
+
+    ``name`` writes a line naming the new process and its parent into the log first, so a log that
+    several processes have written tells which wrote what. ``die_with_me``: the child is sent SIGTERM
+    when this process (the thread calling this) dies, even by SIGKILL, so no child of a killed stack
+    lives on holding its ports.
+    """
     log_file.parent.mkdir(parents=True, exist_ok=True)
+    parent_pid = os.getpid()
+    pre_exec = None
+    if die_with_me and libc_prctl() is not None:  # looked up here, before the fork
+        pre_exec = functools.partial(die_with_parent, signal.SIGTERM, parent_pid)
     with open(log_file, "ab") as log:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             list(args), env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=cwd,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=pre_exec,
         )  # fmt: skip
+        if name is not None:
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+            log.write(f"---- {stamp} {name} started as pid {process.pid} by pid {parent_pid} ----\n".encode())
+        return process
 
 
 def wait_http(url: str, timeout: float, process: subprocess.Popen | None = None, log_file: Path | None = None) -> None:

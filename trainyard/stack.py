@@ -7,6 +7,7 @@ import logging
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,7 @@ from trainyard.crash_watch import ensure_automation, heartbeat_env
 from trainyard.processes import port_holder, spawn, stop, stop_all, wait_http
 from trainyard.result_storage import result_storage_env, save_result_storage_block
 from trainyard.settings import PROJECT_ROOT, get_settings
+from trainyard.store_lock import FileLock, LockHeld, describe
 from trainyard.supervisor import Supervisor
 
 logger = logging.getLogger(__name__)
@@ -65,6 +67,7 @@ class Stack:
     _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
     _supervisor: Supervisor | None = field(default=None, init=False, repr=False)
     _child_env: dict[str, dict[str, str]] = field(default_factory=dict, init=False, repr=False)
+    _store_lock: FileLock | None = field(default=None, init=False, repr=False)
 
     @property
     def home(self) -> Path:
@@ -85,6 +88,7 @@ class Stack:
     def env(self) -> dict[str, str]:
         """Environment shared by every child: one PREFECT_HOME, one result store beside the stage store."""
         return {
+            "TRAINYARD_ARTIFACTS_DIR": str(get_settings().artifacts_dir),
             "PREFECT_HOME": str(self.home),
             "PREFECT_API_URL": self.prefect_api_url,
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -156,8 +160,34 @@ class Stack:
                 raise PortInUse(f"port {port} for the {what} is in use by {holder}: stop it, or pick another "
                                 f"port with {option}")  # fmt: skip
 
+    def claim_store(self) -> None:
+        """Hold this host's artifacts directory for this stack until ``stop()`` (or this process's death).
+
+        Two stacks on one directory would share its Prefect database, registry and logs: refused
+        (``StoreInUse``, naming the holder) before anything starts. A dead holder's lock is taken over.
+        """
+        artifacts = get_settings().artifacts_dir
+        lock = FileLock(artifacts / "stack.lock")
+        try:
+            previous = lock.acquire(prefect_port=self.prefect_port, api_port=self.api_port)
+        except LockHeld as held:
+            raise StoreInUse(
+                f"the artifacts directory {artifacts} is in use by the stack of {describe(held.holder)}: stop it "
+                "first, or run a second stack on a store of its own: trainyard up --artifacts <another directory> "
+                "--prefect-port <port> --api-port <port>"
+            ) from None
+        if previous is not None:
+            logger.warning("the stack of %s ended without stopping; taking its artifacts directory over",
+                           describe(previous))  # fmt: skip
+        self._store_lock = lock
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
+        # Every child dies with this process (SIGTERM), even when it is killed with SIGKILL.
+        return spawn(args, {**self.env(), **env}, self.logs / f"{name}.log", cwd=PROJECT_ROOT, name=name,
+                     die_with_me=True)  # fmt: skip
+
     def _start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
-        process = spawn(args, {**self.env(), **(env or {})}, self.logs / f"{name}.log", cwd=PROJECT_ROOT)
+        process = self._spawn(name, args, env or {})
         with self._lock:
             self.processes.append((name, process))
             self._child_env[name] = env or {}
@@ -272,8 +302,7 @@ class Stack:
                     # Its process group is left alone: a dead worker's group still holds the runs it
                     # launched, which train on and report by themselves.
                     args = [str(a) for a in process.args]  # type: ignore[union-attr]
-                    fresh = spawn(args, {**self.env(), **self._child_env.get(name, {})},
-                                  self.logs / f"{name}.log", cwd=PROJECT_ROOT)  # fmt: skip
+                    fresh = self._spawn(name, args, self._child_env.get(name, {}))
                     self.processes[index] = (name, fresh)
                     return fresh.pid
         return None
@@ -293,12 +322,22 @@ class Stack:
             server = [p for name, p in self.processes if name == "prefect-server"]
             stop_all([p for name, p in self.processes if name != "prefect-server"], grace=10)
             stop_all(server, grace=10)
-            logger.info("stopped %s", ", ".join(name for name, _ in self.processes))
+            for name, process in self.processes:
+                code = process.returncode
+                how = f"on {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
+                logger.info("stopped %s (pid %d): %s", name, process.pid, how)
             self.processes.clear()
         if self._runtime_dir is not None:
             shutil.rmtree(self._runtime_dir, ignore_errors=True)
             self._runtime_dir = None
+        if self._store_lock is not None:
+            self._store_lock.release()
+            self._store_lock = None
 
 
 class PortInUse(RuntimeError):
     """A port the stack needs is taken by another process."""
+
+
+class StoreInUse(RuntimeError):
+    """Another live stack holds the artifacts directory."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
+import signal
 from typing import Any
 
 import anyio
@@ -69,6 +69,29 @@ class EventDrivenProcessWorker(ProcessWorker):
             await anyio.sleep(RECONNECT_SECONDS)
 
 
+async def serve_until_signalled(worker: EventDrivenProcessWorker) -> str | None:
+    """Run ``worker`` until it ends or SIGTERM/SIGINT arrives (its name, returned); then stop it.
+
+    Prefect's own handlers (``setup_signal_handlers_worker``) turn SIGTERM into a SIGINT that raises
+    KeyboardInterrupt out of the event loop: every stop left a traceback in the log. A second signal
+    while the worker winds down finds the default handlers again and ends the process at once.
+    """
+    received: list[str] = []
+    async with anyio.create_task_group() as group:
+
+        async def stop_on_signal() -> None:
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for signum in signals:
+                    received.append(signal.Signals(signum).name)
+                    group.cancel_scope.cancel()
+                    return
+
+        group.start_soon(stop_on_signal)
+        await worker.start()
+        group.cancel_scope.cancel()
+    return received[0] if received else None
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pool", required=True, help="work pool to serve (of type 'process')")
@@ -76,10 +99,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, help="most flow runs at once (default: the pool's own limit)")
     args = parser.parse_args(argv)
     from prefect.settings import PREFECT_WORKER_HEARTBEAT_SECONDS, PREFECT_WORKER_PREFETCH_SECONDS
-    from prefect.utilities.processutils import setup_signal_handlers_worker
 
-    # What `prefect worker start` sets up, so that SIGTERM/SIGINT stop this worker the same way.
-    setup_signal_handlers_worker(os.getpid(), "the process worker", print)
+    logger.setLevel(logging.INFO)  # Prefect's logging setup (root: WARNING) prints it in the worker's format
     prefect_patches.install()  # one TLS context per process (trainyard/prefect_patches.py)
     worker = EventDrivenProcessWorker(
         work_pool_name=args.pool,
@@ -88,7 +109,8 @@ def main(argv: list[str] | None = None) -> None:
         prefetch_seconds=PREFECT_WORKER_PREFETCH_SECONDS.value(),
         heartbeat_interval_seconds=int(PREFECT_WORKER_HEARTBEAT_SECONDS.value()),
     )
-    anyio.run(worker.start)
+    signalled = anyio.run(serve_until_signalled, worker)
+    logger.info("worker %s stopped%s", worker.name, f" ({signalled})" if signalled else "")
 
 
 if __name__ == "__main__":

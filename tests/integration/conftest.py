@@ -26,6 +26,7 @@ def stack(sandbox: Path) -> Iterator[Stack]:
     running = Stack(prefect_port=free_port(), api_port=free_port(),
                     extra_env={"PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false"})  # fmt: skip
     try:
+        running.claim_store()  # as `trainyard up` does: the sandbox's artifacts directory is this stack's
         running.start_warm_servers()
         running.start_server()
         with temporary_settings(

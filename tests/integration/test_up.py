@@ -1,5 +1,6 @@
-"""`dev.py up` / `trainyard up` as a user runs them: Ctrl-C or SIGTERM stops every process they started,
-and a port another process holds is refused with a clear error, not silently reused."""
+"""`dev.py up` / `trainyard up` as a user runs them: Ctrl-C or SIGTERM stops every process they started
+(each stop one line, no traceback), SIGKILL of `up` takes its children with it, a port another process
+holds is refused with a clear error, and so is a second stack on the same artifacts directory."""
 
 from __future__ import annotations
 
@@ -26,6 +27,33 @@ def _env(artifacts: Path) -> dict[str, str]:
     return {**env, "TRAINYARD_ARTIFACTS_DIR": str(artifacts)}
 
 
+def _start_up(args: list[str], artifacts: Path, log: Path) -> subprocess.Popen:
+    """``up`` with ``args``, its output in ``log``; returns once it says the stack is up."""
+    with open(log, "wb") as out:
+        up = subprocess.Popen(args, cwd=PROJECT_ROOT, env=_env(artifacts), stdout=out, stderr=out)
+    deadline = time.monotonic() + 240
+    while b"stack is up" not in log.read_bytes():
+        if up.poll() is not None or time.monotonic() > deadline:
+            up.kill()
+            raise AssertionError(log.read_text()[-3000:])
+        time.sleep(0.5)
+    return up
+
+
+def _alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    return [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def _tracebacks(logs: Path) -> dict[str, str]:
+    """Each log under ``logs`` that holds a traceback, with its end."""
+    found = {}
+    for log in logs.glob("*.log"):
+        text = log.read_text(errors="replace")
+        if "Traceback" in text or "KeyboardInterrupt" in text:
+            found[log.name] = text[-1500:]
+    return found
+
+
 @pytest.mark.parametrize(
     ("command", "signum"),
     [
@@ -38,23 +66,24 @@ def test_a_signal_to_up_stops_every_process_it_started(tmp_path: Path, command: 
     ports = [free_port(), free_port()]
     log = tmp_path / "up.log"
     args = [*command, "--no-train", "--prefect-port", str(ports[0]), "--api-port", str(ports[1])]
-    with open(log, "wb") as out:
-        up = subprocess.Popen(args, cwd=PROJECT_ROOT, env=_env(tmp_path / "artifacts"), stdout=out, stderr=out)
+    up = _start_up(args, tmp_path / "artifacts", log)
     try:
-        deadline = time.monotonic() + 240
-        while b"stack is up" not in log.read_bytes():
-            assert up.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.5)
         started = psutil.Process(up.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in started)
         assert "trainyard.prefect_server" in names and "trainyard.worker" in names and "uvicorn" in names, names
         assert "trainyard.warm.server" in names, names
+        children = psutil.Process(up.pid).children()
 
         up.send_signal(signum)
         assert up.wait(timeout=90) == 0, log.read_text()[-3000:]
-        alive = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        alive = _alive(started)
         assert not alive, f"left behind: {[(p.pid, p.cmdline()) for p in alive]}"
         assert all(port_holder(port) is None for port in ports), [port_holder(port) for port in ports]
+        # A clean stop: one line per process in up's output, and no traceback in any process's log.
+        output = log.read_text()
+        for child in children:
+            assert output.count(f"(pid {child.pid}): ") == 1, output[-3000:]
+        assert not _tracebacks(tmp_path / "artifacts" / "logs")
     finally:
         if up.poll() is None:
             up.kill()
@@ -72,3 +101,43 @@ def test_up_refuses_a_port_another_process_holds(tmp_path: Path) -> None:
     assert f"port {port}" in result.stderr and f"pid {os.getpid()}" in result.stderr, result.stderr
     assert "--prefect-port" in result.stderr
     assert not (tmp_path / "artifacts" / "logs" / "prefect-server.log").exists(), "nothing may start"
+
+
+def test_one_artifacts_directory_one_stack_and_a_killed_up_takes_its_children_along(tmp_path: Path) -> None:
+    artifacts, first_ports = tmp_path / "artifacts", [free_port(), free_port()]
+    third: subprocess.Popen | None = None
+    first = _start_up([str(TRAINYARD), "up", "--no-train", "--prefect-port", str(first_ports[0]), "--api-port",
+                       str(first_ports[1])], artifacts, tmp_path / "first.log")  # fmt: skip
+    try:
+        started = psutil.Process(first.pid).children(recursive=True)
+        # A second `up` on the same checkout and store, on free ports: refused before it starts anything.
+        second = subprocess.Popen([str(TRAINYARD), "up", "--no-train", "--artifacts", str(artifacts),
+                                   "--prefect-port", str(free_port()), "--api-port", str(free_port())],
+                                  cwd=PROJECT_ROOT, env=_env(tmp_path / "elsewhere"), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)  # fmt: skip
+        out, err = second.communicate(timeout=60)
+        assert second.returncode == 1, out + err
+        assert f"in use by the stack of pid {first.pid} (Prefect :{first_ports[0]}, API :{first_ports[1]}" in err, err
+        assert "--artifacts" in err, err
+        assert not any(f"by pid {second.pid} ----" in log.read_text() for log in (artifacts / "logs").glob("*.log"))
+
+        # SIGKILL (the OOM killer): nothing may live on holding the ports.
+        first.kill()
+        first.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while _alive(started) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        alive = _alive(started)
+        assert not alive, f"outlived up: {[(p.pid, p.cmdline()) for p in alive]}"
+        assert all(port_holder(port) is None for port in first_ports), [port_holder(p) for p in first_ports]
+
+        # The dead stack's lock is taken over by the next `up` on the store.
+        third = _start_up([str(TRAINYARD), "up", "--no-train", "--prefect-port", str(first_ports[0]), "--api-port",
+                           str(first_ports[1])], artifacts, tmp_path / "third.log")  # fmt: skip
+        third.send_signal(signal.SIGTERM)
+        assert third.wait(timeout=90) == 0
+        assert f"the stack of pid {first.pid} (Prefect :{first_ports[0]}" in (tmp_path / "third.log").read_text()
+    finally:
+        for process in (first, third):
+            if process is not None and process.poll() is None:
+                process.kill()

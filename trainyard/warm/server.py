@@ -11,7 +11,6 @@ Only processes of this server's own user may connect (checked with SO_PEERCRED).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import importlib
 import json
 import logging
@@ -27,6 +26,7 @@ import warnings
 from pathlib import Path
 
 from trainyard import prefect_patches
+from trainyard.processes import die_with_parent, libc_prctl
 from trainyard.warm.launch import HEADER, STDIO
 from trainyard.warm.warmup import warm_up
 
@@ -67,7 +67,6 @@ PRELOAD_BY_POOL = {"cpu": tuple(m for m in DEFAULT_PRELOAD if m not in GPU_POOL_
 ENGINE = "prefect.engine"  # what `python -m prefect.engine`, the process worker's command, runs
 REQUEST_TIMEOUT = 10.0
 MAX_REQUEST_BYTES = 16 * 2**20  # an environment, as JSON
-PR_SET_PDEATHSIG = 1
 
 
 def preload(modules: tuple[str, ...]) -> None:
@@ -118,10 +117,7 @@ def become_run(request: dict, fds: list[int], server_pid: int, entry_module: str
     for signum in (signal.SIGTERM, signal.SIGCHLD):
         signal.signal(signum, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    with contextlib.suppress(OSError, AttributeError):  # die with the server (Linux only)
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != server_pid:  # the server died before the signal was armed
-        os._exit(1)
+    die_with_parent(signal.SIGKILL, server_pid)
     for target, fd in zip(STDIO, fds, strict=True):
         os.dup2(fd, target)
         os.close(fd)
@@ -156,6 +152,7 @@ class WarmServer:
         self.pid = os.getpid()  # forked children unwind through serve() too: cleanup is the server's only
 
     def serve(self) -> None:
+        libc_prctl()  # looked up before any fork: a forked run only calls it (become_run)
         wake_read, wake_write = self.wake
         os.set_blocking(wake_read, False)
         os.set_blocking(wake_write, False)
@@ -276,7 +273,13 @@ def main(argv: list[str]) -> None:
     preload(modules)
     prefect_patches.install()  # runs end when their work does (trainyard/prefect_patches.py); forks inherit it
     warm_up()
-    WarmServer(socket_path).serve()
+    server = WarmServer(socket_path)
+    try:
+        server.serve()
+    except SystemExit:
+        if os.getpid() == server.pid:  # not a forked run unwinding through serve()
+            logger.info("warm server stopped (SIGTERM)")
+        raise
 
 
 if __name__ == "__main__":
