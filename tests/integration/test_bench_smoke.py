@@ -22,6 +22,7 @@ SMOKES = [
     ("flow_teardown.py", ["--runs", "2"], "ratio patched / shipped"),
     ("breakdown.py", ["--family", "random-forest", "--rows", "2000"], "RSS at its end MiB"),
     ("object_store.py", ["--rows", "2000", "--repeats", "1", "--families", "random-forest"], "ratio bucket / local"),
+    ("validation.py", ["--rows", "2000", "--repeats", "1"], "ratio to isin"),
 ]
 # Alone, after the others: it builds the run image (minutes on a fresh machine) and runs two stacks.
 SOLO = [("docker_pool.py", ["--runs", "1"], "ratio docker / process")]

@@ -78,6 +78,19 @@ def test_out_of_range_names_rows(sandbox: Path) -> None:
     assert "11 (-0.2)" in message and "3 problem(s)" in message
 
 
+def test_a_flag_outside_0_and_1_names_its_column_and_rows(sandbox: Path) -> None:
+    from trainyard.datasets import CHURN
+
+    flag = CHURN.flags[0]
+    frame = datagen.churn(rows=200, seed=2)
+    frame[flag] = frame[flag].astype(int)
+    frame.loc[[6, 9], flag] = [2, -1]
+    with pytest.raises(SchemaValidationError) as info:
+        _validate(_write(sandbox, "flag.csv", frame))
+    message = str(info.value)
+    assert f"column {flag!r}" in message and "6 (2)" in message and "9 (-1)" in message, message
+
+
 def test_nan_in_non_nullable_column(sandbox: Path) -> None:
     frame = datagen.churn(rows=200, seed=2)
     frame.loc[4, "eqpdays"] = None
