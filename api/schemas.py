@@ -7,10 +7,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from trainyard.params import ModelType, ModelVersion, RandomForestHyperparameters
+from trainyard.families import get_family
+from trainyard.params import ModelType, ModelVersion
 from trainyard.registry.aliases import ALIAS_PATTERN
 
 JOB_TYPES = [*(str(t) for t in ModelType), "all"]
+# The training-runs API trains this one family: its hyperparameters are that API's body.
+TRAINING_RUNS_FAMILY = "random-forest"
+TrainingRunsHyperparameters = get_family(TRAINING_RUNS_FAMILY).hyperparameters
 
 
 SEED_DATA_DIR = "ml/data/"
@@ -160,7 +164,7 @@ class TrainRunCreate(_Body):
         return value.removeprefix(SEED_DATA_DIR) or value
 
     test_split: float = Field(0.2, ge=0.1, le=0.5)
-    hyperparameters: RandomForestHyperparameters = Field(default_factory=RandomForestHyperparameters)
+    hyperparameters: TrainingRunsHyperparameters = Field(default_factory=TrainingRunsHyperparameters)
     model_version: ModelVersion | None = None
     notes: str = Field("", max_length=10_000)
     async_training: bool = False

@@ -38,10 +38,11 @@ def _rss_mib() -> float:
 def child(family: str, dataset: Path) -> None:
     """One flow run as a warm server's child would run it; prints one JSON line of timings."""
     from trainyard import prefect_patches
-    from trainyard.warm.server import PRELOAD_BY_POOL, preload
+    from trainyard.families import get_family
+    from trainyard.warm.server import preload, preload_for
     from trainyard.warm.warmup import warm_up
 
-    preload(PRELOAD_BY_POOL["cpu" if family == "random-forest" else "gpu"])
+    preload(preload_for(get_family(family).pool))
     prefect_patches.install()
     warm_up()
     from prefect import get_client

@@ -6,7 +6,7 @@
 Each measurement is a fresh process with a cold Prefect cache. Two times per process:
 - job: from the moment the libraries are imported to the end of the work. This is what a run costs in
   the service, whose warm server forks each run with these modules already imported and warmed up
-  (``trainyard.warm.server.PRELOAD_BY_POOL``, ``trainyard.warm.warmup``); the plain script is timed
+  (``trainyard.warm.server.preload_for``, ``trainyard.warm.warmup``); the plain script is timed
   after its own imports too.
 - process: the whole process, interpreter start and imports included (a cold ``python script.py``).
 Memory: peak RSS (the child's ru_maxrss) and the job's own share of it (peak minus the RSS once the
@@ -53,8 +53,10 @@ def plain(family: str, dataset: Path, workdir: Path) -> float:
     from sklearn.pipeline import Pipeline
 
     from trainyard.datasets import CHURN
-    from trainyard.estimators import LabelEncodedClassifier, TorchMLPClassifier
-    from trainyard.params import NeuralNetHyperparameters, RandomForestHyperparameters, XGBoostHyperparameters
+    from trainyard.estimators import LabelEncodedClassifier
+    from trainyard.families.neural_net import NeuralNetHyperparameters, TorchMLPClassifier
+    from trainyard.families.random_forest import RandomForestHyperparameters
+    from trainyard.families.xgboost import XGBoostHyperparameters
     from trainyard.preprocessing import build_preprocessor
 
     # Every library is imported before the clock starts, as the warm server has them for ours. torch
@@ -95,10 +97,11 @@ def plain(family: str, dataset: Path, workdir: Path) -> float:
 
 def ours(family: str, dataset: Path, workdir: Path) -> float:
     """The family's flow, in-process, after the imports the warm server does for every run."""
-    from trainyard.warm.server import PRELOAD_BY_POOL, preload
+    from trainyard.families import get_family
+    from trainyard.warm.server import preload, preload_for
     from trainyard.warm.warmup import warm_up
 
-    modules = PRELOAD_BY_POOL["cpu" if family == "random-forest" else "gpu"]  # the family's pool (prefect.yaml)
+    modules = preload_for(get_family(family).pool)  # the family's pool
     if os.environ.get("TRAINYARD_ARTIFACTS_URL"):
         modules = (*modules, "s3fs")  # as `trainyard up` preloads it for an object store
     preload(modules)

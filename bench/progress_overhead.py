@@ -30,12 +30,13 @@ def build(family: str, features: int) -> object:
     from sklearn.ensemble import RandomForestClassifier
     from xgboost import XGBClassifier
 
-    from trainyard import cancellation
-    from trainyard.estimators import LabelEncodedClassifier, TorchMLPClassifier
+    from trainyard.estimators import LabelEncodedClassifier
+    from trainyard.families.neural_net import TorchMLPClassifier
+    from trainyard.families.xgboost import round_callback
 
     if family == "xgboost":
         return LabelEncodedClassifier(XGBClassifier(n_estimators=60, max_depth=6, tree_method="hist", n_jobs=-1,
-                                                    callbacks=[cancellation.xgboost_callback(60)]))  # fmt: skip
+                                                    callbacks=[round_callback(60)]))  # fmt: skip
     if family == "neural-net":
         return LabelEncodedClassifier(TorchMLPClassifier(epochs=3, batch_size=1024, num_threads=1, random_state=0))
     return RandomForestClassifier(n_estimators=16, max_depth=14, n_jobs=-1, random_state=0)
@@ -46,15 +47,15 @@ def fit_once(family: str, X: object, y: object, progress_on: bool, flow_run_id: 
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer
 
-    from tasks.fitting import fit_forest_in_batches
     from trainyard import progress
+    from trainyard.families.random_forest import fit_in_batches
 
     estimator = build(family, X.shape[1])  # type: ignore[attr-defined]
     published = 0
 
     def fit() -> None:
         if family == "random-forest":
-            fit_forest_in_batches(Pipeline([("preprocess", FunctionTransformer()), ("model", estimator)]), X, y)
+            fit_in_batches(Pipeline([("preprocess", FunctionTransformer()), ("model", estimator)]), X, y)
         else:
             estimator.fit(X, y)  # type: ignore[attr-defined]
 

@@ -55,14 +55,14 @@ def local_pools(
         PoolSpec(
             "cpu",
             "process",
-            "CPU training (RandomForest, scheduled retraining)",
+            "CPU training (the CPU families, scheduled retraining)",
             cpu_limit,
             process_template(env, commands.get("cpu")),
         ),
         PoolSpec(
             "gpu",
             "process",
-            "GPU-capable training: torch and XGBoost use CUDA when visible",
+            "GPU-capable training: the GPU families use CUDA when visible, and train-all",
             gpu_limit,
             process_template({**env, "TRAINYARD_DEVICE": "auto"}, commands.get("gpu")),
         ),

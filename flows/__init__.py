@@ -1,1 +1,1 @@
-"""Prefect flows, one module per flow. Heavy libraries (torch, xgboost) load inside tasks, not here."""
+"""Prefect flows: one per model family (``train``) and ``train_all``. Heavy libraries load inside tasks, not here."""

@@ -3,13 +3,12 @@ then the champion decision and the run's report (summary, plots) on its Prefect 
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import get_run_logger
 from prefect.runtime import flow_run
 
 from tasks import stage
 from tasks.evaluate import evaluate_model
+from tasks.fit import fit_task
 from tasks.load import load_dataset
 from tasks.persist import persist_model
 from tasks.promote import decide_champion
@@ -19,7 +18,8 @@ from tasks.split import split_dataset
 from tasks.validate import validate_dataset
 from trainyard import progress
 from trainyard.cancellation import cancelled_when_stopped, exiting_promptly_when_cancelled
-from trainyard.params import ModelParams, ModelType
+from trainyard.families import ModelFamily
+from trainyard.params import ModelType, TrainingParams
 from trainyard.refs import SplitRef, TrainingOutcome
 
 
@@ -43,8 +43,9 @@ def prepare_data(
     return split
 
 
-def run_pipeline(model_type: ModelType, p: ModelParams, fit: Any) -> TrainingOutcome:
-    """Call the steps in order, reporting progress; ``fit`` is the family's fit task."""
+def run_pipeline(family: ModelFamily, p: TrainingParams) -> TrainingOutcome:
+    """Call the steps in order, reporting progress; the fit is the family's."""
+    model_type, fit = ModelType(family.name), fit_task(family)
     # A cancel that stops a fit ends this run Cancelled, nothing registered.
     # Steps hand their tables over in memory; the staged files are written behind and waited for at the end.
     with (
@@ -62,7 +63,7 @@ def run_pipeline(model_type: ModelType, p: ModelParams, fit: Any) -> TrainingOut
         # With CV, evaluation fits the model cv_folds more times: it gets that share of the run.
         fit_end = 0.10 + 0.80 / (1 + p.cv_folds) if p.use_cv else 0.86
         with report.stage("fit", 0.10, fit_end):
-            model = fit(split, p.hyperparameters, p.random_state, p.device)
+            model = fit(family.name, split, p.hyperparameters, p.random_state, p.device)
         with report.stage("evaluate", fit_end, 0.92):
             evaluation = evaluate_model(model, split, p.use_cv, p.cv_folds, p.random_state)
         # The plots need only the evaluation: rendered in a task-runner thread while the model is saved.

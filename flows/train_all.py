@@ -1,4 +1,4 @@
-"""train-all: validate the dataset once, then train the three model families concurrently."""
+"""train-all: validate the dataset once, then train every model family concurrently."""
 
 from __future__ import annotations
 
@@ -8,22 +8,14 @@ from prefect.futures import as_completed as wait_each
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.neural_net import train_neural_net
 from flows.pipeline import prepare_data
-from flows.random_forest import train_random_forest
-from flows.xgboost import train_xgboost
+from flows.train import FLOWS
 from tasks.records import RESULT_OPTIONS, outcome_of
 from trainyard import progress
 from trainyard.cancellation import exiting_promptly_when_cancelled, stopping_sub_jobs_on_termination
 from trainyard.params import ModelType, TrainAllParams
 from trainyard.refs import TrainingOutcome
 from trainyard.registry.runs import registered_run
-
-FLOWS = {
-    ModelType.RANDOM_FOREST: train_random_forest,
-    ModelType.XGBOOST: train_xgboost,
-    ModelType.NEURAL_NET: train_neural_net,
-}
 
 
 @task(name="train-model", cache_policy=NO_CACHE, persist_result=False)
@@ -37,7 +29,7 @@ def train_model(model_type: ModelType, params: TrainAllParams) -> TrainingOutcom
     return FLOWS[model_type](params.for_model(model_type))
 
 
-@flow(name="train-all", task_runner=ThreadPoolTaskRunner(max_workers=3), **RESULT_OPTIONS)
+@flow(name="train-all", task_runner=ThreadPoolTaskRunner(max_workers=len(FLOWS)), **RESULT_OPTIONS)
 def train_all(params: TrainAllParams = TrainAllParams()) -> dict[str, TrainingOutcome]:
     """Train every model family on one dataset; the children reuse the cached load/validate/split."""
     with progress.reporting(flow_run.get_id(), "all-progress") as report:

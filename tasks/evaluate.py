@@ -15,7 +15,7 @@ from trainyard.refs import Metrics, SplitRef
 if TYPE_CHECKING:
     import numpy as np
 
-    from tasks.fitting import FittedModel
+    from tasks.fit import FittedModel
 
 # scikit-learn and numpy are imported inside the functions: importing them here would add ~1.5 s
 # to flow-module import, i.e. to every run's time to Running.

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.fitting import FittedModel
+from tasks.fit import FittedModel
 from trainyard import cancellation
 from trainyard.errors import RegistryError
 from trainyard.lineage import code_version, library_versions, training_signature

@@ -11,7 +11,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from tasks.evaluate import Evaluation
-from tasks.fitting import FittedModel
+from tasks.fit import FittedModel
 from tasks.promote import ChampionReport
 from trainyard import plots
 from trainyard.params import ModelType
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 SUMMARY_METRICS = (("accuracy", "accuracy"), ("precision", "precision (weighted)"), ("recall", "recall (weighted)"),
                    ("f1_score", "F1 (weighted)"), ("f1_macro", "F1 (macro)"), ("roc_auc", "ROC-AUC"))  # fmt: skip
-IMPORTANCE_ROWS = 1000  # permutation importances (the neural net) are computed on this many held-out rows
+IMPORTANCE_ROWS = 1000  # permutation importances (models without their own) use this many held-out rows
 
 
 @task(name="publish-plots", cache_policy=NO_CACHE, persist_result=False)
@@ -98,7 +98,7 @@ def plots_markdown(model_type: ModelType, version: str, evaluation: Evaluation, 
 
 def feature_importances(model: FittedModel, split: SplitRef) -> tuple[list[str], list[float], str]:
     """(names, importances, plot title) over the encoded features: the trees' own impurity/gain
-    importances; for the neural net, permutation importance on held-out rows."""
+    importances; for a model without its own (a net, a linear model), permutation importance on held-out rows."""
     from tasks.split import read_side
 
     preprocess, estimator = model.pipeline.steps[0][1], model.pipeline.steps[-1][1]
@@ -111,7 +111,7 @@ def feature_importances(model: FittedModel, split: SplitRef) -> tuple[list[str],
             f"Feature importances ({type(inner).__name__}, top {plots.TOP_FEATURES})")  # fmt: skip
     from sklearn.inspection import permutation_importance
 
-    # Permuted after preprocessing (once), so each of the 200-odd predictions is the bare net's: 0.3 s
+    # Permuted after preprocessing (once), so each of the 200-odd predictions is the bare model's: 0.3 s
     # instead of 1.3 s through the whole pipeline, and named like the trees' encoded features.
     test = read_side(split, "test").head(IMPORTANCE_ROWS)
     encoded = preprocess.transform(test[split.features])

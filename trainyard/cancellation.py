@@ -17,7 +17,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from prefect.exceptions import Abort
 
@@ -42,23 +41,6 @@ def check() -> None:
     """Raise ``TrainingStopped`` once a stop was requested."""
     if _STOP.is_set():
         raise TrainingStopped("the run is being cancelled")
-
-
-def xgboost_callback(rounds: int = 0) -> Any:
-    """An XGBoost training callback run after every boosting round: checks for a stop, and reports
-    the round to the run's progress (of ``rounds``, when given)."""
-    from xgboost.callback import TrainingCallback
-
-    from trainyard import progress
-
-    class StopOnCancel(TrainingCallback):
-        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-            check()
-            if rounds:
-                progress.advance(epoch + 1, rounds, "boosting rounds")
-            return False
-
-    return StopOnCancel()
 
 
 @contextmanager

@@ -51,7 +51,7 @@ def generate_churn(
 
 @app.command()
 def train(
-    model_type: str = typer.Argument(..., help="random-forest, xgboost, neural-net or all"),
+    model_type: str = typer.Argument(..., help="A model family, or all (trainyard models families lists them)."),
     dataset: str = typer.Option("churn.csv", help="Dataset path inside a data root."),
     params_json: str = typer.Option("{}", "--params", help="Extra flow parameters as JSON."),
 ) -> None:

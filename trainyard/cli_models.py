@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 
 import typer
 
@@ -12,6 +13,29 @@ from trainyard.registry import aliases
 from trainyard.registry.runs import list_model_versions
 
 models_app = typer.Typer(help="Model versions and their aliases (champion, staging, …).", no_args_is_help=True)
+
+
+@models_app.command("families")
+def families_() -> None:
+    """The registered model families: name, pool, summary, and hyperparameters with their defaults."""
+    from trainyard.families import families
+
+    for family in families().values():
+        typer.echo(f"{family.name:<20} pool {family.pool:<4} {family.summary}")
+        typer.echo(f"{'':<20} {json.dumps(family.hyperparameters().model_dump())}")
+
+
+@models_app.command("deployments")
+def deployments(write: bool = typer.Option(False, "--write", help="Rewrite the generated blocks.")) -> None:
+    """Check (or, with --write, rewrite) the families' deployments in prefect.yaml and prefect.kubernetes.yaml."""
+    from deployments.families import out_of_date
+
+    stale = out_of_date(write=write)
+    for path in stale:
+        typer.echo(f"{'rewrote' if write else 'out of date'}: {path}")
+    if stale and not write:
+        typer.echo("run `trainyard models deployments --write`", err=True)
+        raise typer.Exit(1)
 
 
 def _actor(given: str | None) -> str:
@@ -40,7 +64,7 @@ def list_(model_type: str | None = typer.Option(None, "--type", help="Only this 
 
 @models_app.command("alias")
 def alias(
-    model_type: str = typer.Argument(..., help="random-forest, xgboost or neural-net."),
+    model_type: str = typer.Argument(..., help="A model family (trainyard models families lists them)."),
     version: str = typer.Argument(..., help="A registered version of that type."),
     name: str = typer.Argument(aliases.CHAMPION, help="The alias (default: champion)."),
     remove: bool = typer.Option(False, "--remove", help="Take the alias off the version instead."),

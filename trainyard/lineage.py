@@ -12,14 +12,17 @@ from trainyard import __version__
 from trainyard.params import TrainingParams
 from trainyard.settings import PROJECT_ROOT, get_settings
 
-TRACKED_LIBRARIES = ("trainyard", "prefect", "scikit-learn", "xgboost", "torch", "pandas", "numpy", "pandera",
-                     "skops", "safetensors")  # fmt: skip
+TRACKED_LIBRARIES = ("trainyard", "prefect", "scikit-learn", "pandas", "numpy", "pandera", "skops")
 
 
 @lru_cache(maxsize=1)
 def library_versions() -> dict[str, str]:
+    """Versions of the libraries every run uses and of every registered family's (its ``libraries``)."""
+    from trainyard.families import families
+
+    names = TRACKED_LIBRARIES + tuple(lib for family in families().values() for lib in family.libraries)
     found: dict[str, str] = {}
-    for name in TRACKED_LIBRARIES:
+    for name in dict.fromkeys(names):
         try:
             found[name] = version(name)
         except PackageNotFoundError:

@@ -2,8 +2,8 @@
 
 Layout of one model version (a directory):
   manifest.json            format, model type, classes, features, file hashes, estimator args
-  preprocessor.skops       the fitted ColumnTransformer (skops; loaded with an explicit type allowlist)
-  model.skops | model.ubj | model.safetensors   the estimator: sklearn / XGBoost / torch weights
+  the family's files       written by its ``save`` in a safe format (skops with a type allowlist, the
+                           library's own model format, safetensors): ``trainyard.families``
 
 The directory lives in the artifact store (``trainyard.artifact_store``). In a local store it is
 built beside its place and renamed into it; in an object store every file is uploaded and the
@@ -25,36 +25,13 @@ from typing import Any
 
 from sklearn.pipeline import Pipeline
 
-from trainyard import skops_files
 from trainyard.artifact_store import get_store
 from trainyard.errors import ArtifactError
-from trainyard.estimators import LabelEncodedClassifier, TorchMLPClassifier
-from trainyard.params import ModelType
+from trainyard.families import UnknownFamily, get_family
 from trainyard.settings import get_settings
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-# Types skops may instantiate beyond its defaults: what our pipelines are made of, nothing else.
-SKOPS_ALLOWED_TYPES = frozenset(
-    {
-        "sklearn.compose._column_transformer.ColumnTransformer",
-        "sklearn.compose._column_transformer._RemainderColsList",
-        "sklearn.ensemble._forest.RandomForestClassifier",
-        "sklearn.impute._base.SimpleImputer",
-        "sklearn.pipeline.Pipeline",
-        "sklearn.preprocessing._encoders.OneHotEncoder",
-        "sklearn.preprocessing._data.StandardScaler",
-        "sklearn.tree._classes.DecisionTreeClassifier",
-        "sklearn.tree._tree.Tree",
-        "numpy.dtype",
-        "numpy.float32",
-        "numpy.float64",
-        "numpy.int64",
-        "builtins.slice",
-    }
-)
-
-
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -71,7 +48,7 @@ class SavedModel:
 
 
 def save_model(
-    pipeline: Pipeline, model_type: ModelType, destination: str | Path, metadata: dict[str, Any]
+    pipeline: Pipeline, model_type: str, destination: str | Path, metadata: dict[str, Any]
 ) -> SavedModel:
     """Write ``pipeline`` as the new model directory ``destination`` of the artifact store."""
     store = get_store()
@@ -82,7 +59,7 @@ def save_model(
     staging.mkdir()
     try:
         manifest = {"format_version": FORMAT_VERSION, "model_type": str(model_type), **metadata}
-        manifest.update(_write_estimator(pipeline, model_type, staging))
+        manifest.update(get_family(str(model_type)).save(pipeline, staging))
         manifest["files"] = {p.name: sha256_file(p) for p in sorted(staging.iterdir())}
         _write_json(staging / MANIFEST, manifest)
         size = sum(item.stat().st_size for item in staging.iterdir())
@@ -119,22 +96,6 @@ def delete_model(location: str) -> None:
         shutil.rmtree(location, ignore_errors=True)
     else:
         store.remove(location)
-
-
-def _write_estimator(pipeline: Pipeline, model_type: ModelType, folder: Path) -> dict[str, Any]:
-    preprocess, model = pipeline.named_steps["preprocess"], pipeline.named_steps["model"]
-    if model_type is ModelType.RANDOM_FOREST:
-        skops_files.dump(pipeline, folder / "model.skops")
-        return {"classes": model.classes_.tolist()}
-    skops_files.dump(preprocess, folder / "preprocessor.skops")
-    if model_type is ModelType.XGBOOST:
-        model.estimator_.save_model(folder / "model.ubj")
-        return {"classes": model.classes_.tolist()}
-    from safetensors.torch import save_file
-
-    args, state = model.estimator_.export()
-    save_file(state, str(folder / "model.safetensors"))
-    return {"classes": model.classes_.tolist(), "estimator_args": args}
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
@@ -195,30 +156,8 @@ def load_model(location: str | Path, device: str = "cpu", manifest_sha256: str |
     """Load a model directory written by ``save_model``, verifying every file's sha256 first."""
     path = local_copy(location, manifest_sha256)
     manifest = verify(path, manifest_sha256)
-    model_type = ModelType(manifest["model_type"])
-    if model_type is ModelType.RANDOM_FOREST:
-        return _skops_load(path / "model.skops")
-    preprocess = _skops_load(path / "preprocessor.skops")
-    if model_type is ModelType.XGBOOST:
-        import xgboost
-
-        booster = xgboost.XGBClassifier()
-        booster.load_model(path / "model.ubj")
-        estimator: Any = booster
-    else:
-        from safetensors.torch import load_file
-
-        state = load_file(str(path / "model.safetensors"))
-        estimator = TorchMLPClassifier.restore(manifest["estimator_args"], state, device=device)
-    model = LabelEncodedClassifier.from_fitted(estimator, manifest["classes"])
-    return Pipeline([("preprocess", preprocess), ("model", model)])
-
-
-def _skops_load(file: Path) -> Any:
-    import skops.io as sio
-
-    untrusted = set(sio.get_untrusted_types(file=file))
-    refused = untrusted - SKOPS_ALLOWED_TYPES
-    if refused:
-        raise ArtifactError(f"{file} contains types outside the allowlist: {sorted(refused)}")
-    return sio.load(file, trusted=sorted(untrusted))
+    try:
+        family = get_family(manifest["model_type"])
+    except UnknownFamily as exc:
+        raise ArtifactError(f"{path} holds a model of a family this installation lacks: {exc}") from None
+    return family.load(path, manifest, device)

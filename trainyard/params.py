@@ -5,61 +5,33 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from trainyard.families import ModelFamily, families, get_family
 
 MODEL_VERSION_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 ModelVersion = Annotated[str, Field(pattern=MODEL_VERSION_PATTERN)]
 
 
-class ModelType(StrEnum):
-    RANDOM_FOREST = "random-forest"
-    XGBOOST = "xgboost"
-    NEURAL_NET = "neural-net"
+def _member(name: str) -> str:
+    return name.upper().replace("-", "_")
 
+
+class _FamilyNames(StrEnum):
     @classmethod
     def parse(cls, value: str) -> ModelType:
-        """Accept the canonical spelling or its underscore alias (``random_forest``)."""
-        return cls(value.strip().lower().replace("_", "-"))
+        """Accept the canonical spelling or its underscore alias (``random_forest``); UnknownFamily
+        (a ValueError naming the known families) otherwise."""
+        return cls(get_family(value).name)
+
+
+# One member per registered family (trainyard.families): ModelType("xgboost") is ModelType.XGBOOST.
+ModelType = _FamilyNames("ModelType", {_member(name): name for name in families()})  # type: ignore[call-overload]
 
 
 class _Strict(BaseModel):
     # No coercion: ``"n_jobs": false`` or ``"epochs": "10"`` is refused with the key named, not guessed at.
     model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class RandomForestHyperparameters(_Strict):
-    n_estimators: int = Field(100, ge=1, le=1000)
-    max_depth: int | None = Field(None, ge=1, le=100)
-    min_samples_split: int = Field(2, ge=2, le=10_000)
-    min_samples_leaf: int = Field(1, ge=1, le=10_000)
-    max_features: Literal["sqrt", "log2"] | None = "sqrt"
-    class_weight: Literal["balanced", "balanced_subsample"] | None = None
-    n_jobs: int = Field(-1, ge=-1, le=256)
-
-
-class XGBoostHyperparameters(_Strict):
-    n_estimators: int = Field(300, ge=1, le=10_000)
-    max_depth: int = Field(6, ge=1, le=20)
-    learning_rate: float = Field(0.1, gt=0, le=1)
-    subsample: float = Field(1.0, gt=0, le=1)
-    colsample_bytree: float = Field(1.0, gt=0, le=1)
-    min_child_weight: float = Field(1.0, ge=0, le=1000)
-    reg_lambda: float = Field(1.0, ge=0, le=1000)
-    tree_method: Literal["hist", "approx", "exact"] = "hist"
-    n_jobs: int = Field(-1, ge=-1, le=256)
-
-
-class NeuralNetHyperparameters(_Strict):
-    hidden_layer_sizes: list[Annotated[int, Field(ge=1, le=4096)]] = Field(
-        default_factory=lambda: [64, 32], min_length=1, max_length=8
-    )
-    dropout: float = Field(0.1, ge=0, lt=1)
-    learning_rate: float = Field(1e-3, gt=0, le=1)
-    weight_decay: float = Field(1e-4, ge=0, le=1)
-    epochs: int = Field(30, ge=1, le=1000)
-    batch_size: int = Field(256, ge=1, le=65_536)
-    # Small-batch MLP steps are latency-bound: on 2 cores, 1 thread trained 3.6x faster than 2.
-    num_threads: int = Field(1, ge=1, le=256)
 
 
 class TrainingParams(_Strict):
@@ -87,38 +59,29 @@ class TrainingParams(_Strict):
     )
 
 
-class RandomForestParams(TrainingParams):
-    hyperparameters: RandomForestHyperparameters = Field(default_factory=RandomForestHyperparameters)
+def _params_for(family: ModelFamily) -> type[TrainingParams]:
+    hyper = family.hyperparameters
+    title = "".join(part.title() for part in family.name.split("-"))
+    return create_model(f"{title}Params", __base__=TrainingParams, __module__=__name__,
+                        hyperparameters=(hyper, Field(default_factory=hyper)))  # fmt: skip
 
 
-class XGBoostParams(TrainingParams):
-    hyperparameters: XGBoostHyperparameters = Field(default_factory=XGBoostHyperparameters)
-
-
-class NeuralNetParams(TrainingParams):
-    hyperparameters: NeuralNetHyperparameters = Field(default_factory=NeuralNetHyperparameters)
-
-
-class TrainAllParams(TrainingParams):
-    random_forest: RandomForestHyperparameters = Field(default_factory=RandomForestHyperparameters)
-    xgboost: XGBoostHyperparameters = Field(default_factory=XGBoostHyperparameters)
-    neural_net: NeuralNetHyperparameters = Field(default_factory=NeuralNetHyperparameters)
-
-    def for_model(self, model_type: ModelType) -> TrainingParams:
-        """The single-model parameters this run hands to the flow of ``model_type``."""
-        common = self.model_dump(exclude={"random_forest", "xgboost", "neural_net"})
-        hyper = {
-            ModelType.RANDOM_FOREST: (RandomForestParams, self.random_forest),
-            ModelType.XGBOOST: (XGBoostParams, self.xgboost),
-            ModelType.NEURAL_NET: (NeuralNetParams, self.neural_net),
-        }[model_type]
-        return hyper[0](**common, hyperparameters=hyper[1])
-
-
+# A family's flow parameters: the common ones plus its hyperparameters (the Prefect UI's form, the API's body).
 PARAMS_BY_TYPE: dict[ModelType, type[TrainingParams]] = {
-    ModelType.RANDOM_FOREST: RandomForestParams,
-    ModelType.XGBOOST: XGBoostParams,
-    ModelType.NEURAL_NET: NeuralNetParams,
+    ModelType(name): _params_for(family) for name, family in families().items()
 }
 
-ModelParams = RandomForestParams | XGBoostParams | NeuralNetParams
+
+class _TrainAllBase(TrainingParams):
+    def for_model(self, model_type: ModelType | str) -> TrainingParams:
+        """The single-model parameters this run hands to the flow of ``model_type``."""
+        family = get_family(str(model_type))
+        common = self.model_dump(exclude={f.attribute for f in families().values()})
+        return PARAMS_BY_TYPE[ModelType(family.name)](**common, hyperparameters=getattr(self, family.attribute))
+
+
+# train-all's parameters: the common ones plus one hyperparameters field per family (``random_forest``, ...).
+TrainAllParams: type[_TrainAllBase] = create_model(
+    "TrainAllParams", __base__=_TrainAllBase, __module__=__name__,
+    **{f.attribute: (f.hyperparameters, Field(default_factory=f.hyperparameters)) for f in families().values()},
+)  # fmt: skip

@@ -236,9 +236,9 @@ class Stack:
         for pool in POOLS:
             socket = self.warm_socket(pool)
             if socket is not None and f"warm-{pool}" not in started:
-                from trainyard.warm.server import DEFAULT_PRELOAD, PRELOAD_BY_POOL
+                from trainyard.warm.server import preload_for
 
-                modules = PRELOAD_BY_POOL.get(pool, DEFAULT_PRELOAD)
+                modules = preload_for(pool)
                 if not get_store().is_local:  # its client library, imported once per server, not per run
                     modules = (*modules, "s3fs")
                 self._start(f"warm-{pool}", [sys.executable, "-m", "trainyard.warm.server", str(socket), *modules])

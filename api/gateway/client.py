@@ -40,15 +40,12 @@ from prefect.states import Cancelled, Cancelling, Crashed
 from api.gateway.cache import ViewCache
 from api.gateway.errors import IdempotencyConflict, JobNotFound, outage_guarded
 from api.gateway.streams import follow_streams
+from trainyard.families import families
 from trainyard.states import TERMINAL_JOB_STATUSES, JobStatus, job_status
 
-# The deployment each job type runs, and the flow name that identifies a job's type.
-DEPLOYMENTS: dict[str, str] = {
-    "random-forest": "train-random-forest/random-forest",
-    "xgboost": "train-xgboost/xgboost",
-    "neural-net": "train-neural-net/neural-net",
-    "all": "train-all/all",
-}
+# The deployment each job type runs (every registered family, and "all"), and the flow name that
+# identifies a job's type.
+DEPLOYMENTS: dict[str, str] = {**{name: f.deployment for name, f in families().items()}, "all": "train-all/all"}
 FLOW_TYPES: dict[str, str] = {d.split("/")[0]: t for t, d in DEPLOYMENTS.items()}
 STATE_TYPES_BY_STATUS: dict[JobStatus, list[StateType]] = {
     status: [s for s in StateType if job_status(s) is status] for status in JobStatus

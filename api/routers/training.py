@@ -15,6 +15,7 @@ from api.deps import READ, TRAIN, GatewayDep, Reader, Trainer
 from api.gateway import IdempotencyConflict
 from api.responses import AUTHED, errors
 from api.schemas import (
+    TRAINING_RUNS_FAMILY,
     InvalidRequestPublic,
     ProgressPublic,
     TrainRunCreate,
@@ -54,7 +55,7 @@ def train(
     optional: no body at all trains on the HR table with the defaults."""
     started = time.monotonic()
     body = body or TrainRunCreate()
-    if (earlier := jobs.replayed_run("random-forest", user, key)) is not None:
+    if (earlier := jobs.replayed_run(TRAINING_RUNS_FAMILY, user, key)) is not None:
         # A retried request: answer for the run it made (its generated version, not a new one).
         requested = {"dataset": body.dataset_path, "test_split": body.test_split, "notes": body.notes,
                      "hyperparameters": body.hyperparameters.model_dump(),
@@ -64,15 +65,15 @@ def train(
         version, job = earlier.model_version, gateway.get(earlier.flow_run_id)
     else:
         # A default version is chosen unclaimed; an explicit one may be registered or in training.
-        if body.model_version is not None and version_claimed("random-forest", body.model_version):
+        if body.model_version is not None and version_claimed(TRAINING_RUNS_FAMILY, body.model_version):
             raise invalid({"model_version": [f"Model version {body.model_version!r} already exists."]})
         version = body.model_version or _default_version()
         fields = {"dataset": body.dataset_path, "test_split": body.test_split, "use_cv": False,
                   "hyperparameters": body.hyperparameters.model_dump(), "model_version": version,
                   "notes": body.notes, "trained_by": user.username}  # fmt: skip
-        params = jobs.build_params("random-forest", fields)
+        params = jobs.build_params(TRAINING_RUNS_FAMILY, fields)
         jobs.dataset_sha256(params.dataset)  # refuse paths outside the data roots before anything runs
-        job = jobs.trigger(gateway, "random-forest", params, user, key)
+        job = jobs.trigger(gateway, TRAINING_RUNS_FAMILY, params, user, key)
     if not body.async_training:
         job = gateway.wait(job.id, timeout=get_settings().sync_wait_seconds)
     run = jobs.reconcile(job)
@@ -159,7 +160,7 @@ def _default_version() -> str:
     that second's: runs now finish within a second, so two trainings can start in the same one."""
     stamp = f"api_v{datetime.now(UTC):%Y%m%d_%H%M%S}"
     candidates = (stamp, *(f"{stamp}_{n}" for n in range(2, 1000)))
-    return next(v for v in candidates if not version_claimed("random-forest", v))
+    return next(v for v in candidates if not version_claimed(TRAINING_RUNS_FAMILY, v))
 
 
 def _reconcile_running(gateway: GatewayDep) -> None:

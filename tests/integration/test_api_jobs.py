@@ -10,6 +10,7 @@ import pytest
 
 from tests.integration.conftest import Clients
 from tests.integration.helpers import flow_run_pid, wait_for_log, wait_for_status
+from trainyard.families import families
 from trainyard.model_store import load_model
 from trainyard.processes import pid_alive
 from trainyard.registry.runs import get_run
@@ -136,15 +137,16 @@ def test_auth_rules(live_stack: Clients) -> None:
     assert live_stack.anonymous.get("/health").status_code == 200
 
 
-def test_all_runs_three_sub_jobs(live_stack: Clients) -> None:
-    hyper = {"random-forest": {"n_estimators": 5}, "xgboost": {"n_estimators": 5}, "neural_net": {"epochs": 2}}
+def test_all_runs_a_sub_job_per_family(live_stack: Clients) -> None:
+    hyper = {name: family.smoke_hyperparameters for name, family in families().items()}
+    hyper["neural_net"] = hyper.pop("neural-net")  # either spelling of a family's key is accepted
     body = live_stack.hr.post("/train", json={"model_type": "all", "retrain": True, "use_cv": False,
                                               "dataset": "future_skills_dataset_noisy.csv",
                                               "hyperparameters": hyper}).json()  # fmt: skip
     assert body["model_type"] == "all" and body["status"] == "started"
     done = wait_for_status(live_stack.hr, body["job_id"], {"completed", "failed"})
     assert done["status"] == "completed", done
-    assert sorted(j["model_type"] for j in done["sub_jobs"]) == ["neural-net", "random-forest", "xgboost"]
+    assert sorted(j["model_type"] for j in done["sub_jobs"]) == sorted(families())
     assert all(j["status"] == "completed" for j in done["sub_jobs"])
     for sub in done["sub_jobs"]:
         child = live_stack.hr.get(f"/train/status/{sub['job_id']}").json()

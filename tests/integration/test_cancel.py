@@ -13,11 +13,12 @@ from trainyard.processes import pid_alive
 from trainyard.registry.runs import get_run, registered_run
 
 pytestmark = pytest.mark.integration
-SLOW = {  # each fits on the churn table for well over the time a cancel may take
+SLOW = {  # each fits on the churn table for well over the time a cancel may take, and checks for a stop
     "random-forest": {"n_estimators": 1000},
     "xgboost": {"n_estimators": 10_000, "max_depth": 10},
     "neural-net": {"epochs": 1000, "batch_size": 16},
-}
+    "lightgbm": {"n_estimators": 10_000, "learning_rate": 0.001},
+}  # the logistic-regression baseline fits the churn table in a fraction of a second: nothing to stop mid-fit
 GONE_WITHIN = 15.0  # generous for a loaded CI machine; bench/cancel_latency.py measures p50/p95
 
 
@@ -59,7 +60,7 @@ def test_cancel_of_all_mid_fit_stops_every_fit_and_no_sub_job_comes_back(live_st
         fitting = {s["model_type"] for s in subs if task_states(s["job_id"]).get(f"fit-{s['model_type']}") == "Running"}
         if fitting == set(SLOW):
             break
-        assert time.monotonic() < deadline, f"the three fits never ran together: {subs}"
+        assert time.monotonic() < deadline, f"the slow fits never ran together: {subs}"
         time.sleep(0.3)
     pid = flow_run_pid(job_id)
     assert live_stack.hr.delete(f"/train/job/{job_id}").status_code == 200
@@ -68,6 +69,9 @@ def test_cancel_of_all_mid_fit_stops_every_fit_and_no_sub_job_comes_back(live_st
     time.sleep(3)
     for sub in done["sub_jobs"]:
         now = live_stack.hr.get(f"/train/status/{sub['job_id']}").json()
+        if sub["model_type"] not in SLOW:  # a sub-job that finished before the cancel keeps its model
+            assert now["status"] in {"completed", "cancelled"}, now
+            continue
         assert now["status"] == "cancelled" and now["model_path"] is None, now
         record = get_run(sub["job_id"])
         assert record is not None and record.status == "CANCELLED", record.status if record else None

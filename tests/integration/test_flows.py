@@ -11,39 +11,30 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlo
 from prefect.client.schemas.objects import StateType
 from prefect.client.schemas.sorting import FlowRunSort
 
-from flows.neural_net import train_neural_net
-from flows.random_forest import train_random_forest
+from flows.train import FLOWS
 from flows.train_all import train_all
-from flows.xgboost import train_xgboost
 from tests.integration.helpers import artifacts_of, task_states
 from trainyard.dataset_files import file_sha256
-from trainyard.devices import cuda_device_count, torch_device, xgboost_device
+from trainyard.devices import cuda_device_count
+from trainyard.families import families, get_family
 from trainyard.model_store import load_model
-from trainyard.params import (
-    ModelType,
-    NeuralNetParams,
-    RandomForestParams,
-    TrainAllParams,
-    XGBoostParams,
-)
+from trainyard.params import PARAMS_BY_TYPE, ModelType, TrainAllParams
 from trainyard.registry.runs import get_model_version, get_run
 from trainyard.settings import get_settings
 
 pytestmark = pytest.mark.integration
 
-FAST = {
-    ModelType.RANDOM_FOREST: (train_random_forest, RandomForestParams, {"n_estimators": 20}),
-    ModelType.XGBOOST: (train_xgboost, XGBoostParams, {"n_estimators": 20}),
-    ModelType.NEURAL_NET: (train_neural_net, NeuralNetParams, {"epochs": 3}),
-}
 DATASETS = {"future_skills_dataset_noisy.csv": "future_need_level", "churn.csv": "churn"}
+RandomForestParams, XGBoostParams = PARAMS_BY_TYPE[ModelType.RANDOM_FOREST], PARAMS_BY_TYPE[ModelType.XGBOOST]
+train_random_forest, train_xgboost = FLOWS[ModelType.RANDOM_FOREST], FLOWS[ModelType.XGBOOST]
 
 
 @pytest.mark.parametrize("dataset", list(DATASETS))
 @pytest.mark.parametrize("model_type", list(ModelType))
 def test_each_flow_trains_each_dataset(prefect_api: str, model_type: ModelType, dataset: str) -> None:
-    flow, params_type, hyper = FAST[model_type]
-    outcome = flow(params_type(dataset=dataset, hyperparameters=hyper, use_cv=True, cv_folds=2))
+    hyper = get_family(model_type).smoke_hyperparameters
+    outcome = FLOWS[model_type](PARAMS_BY_TYPE[model_type](dataset=dataset, hyperparameters=hyper, use_cv=True,
+                                                           cv_folds=2))  # fmt: skip
 
     with get_client(sync_client=True) as client:
         assert client.read_flow_run(outcome.flow_run_id).state.type == StateType.COMPLETED
@@ -113,13 +104,11 @@ def test_bad_dataset_fails_and_keeps_record_and_message(prefect_api: str, sandbo
     assert run.model_path is None and not list(get_settings().models_dir.glob(f"*/{run.model_version}"))
 
 
-def test_train_all_runs_three_child_flows(prefect_api: str) -> None:
+def test_train_all_runs_a_child_flow_per_family(prefect_api: str) -> None:
     params = TrainAllParams(
         dataset="future_skills_dataset_noisy.csv",
-        random_forest={"n_estimators": 10},
-        xgboost={"n_estimators": 10},
-        neural_net={"epochs": 2},
         model_version="all-v1",
+        **{family.attribute: family.smoke_hyperparameters for family in families().values()},
     )
     state = train_all(params, return_state=True)
     assert state.type == StateType.COMPLETED
@@ -132,7 +121,7 @@ def test_train_all_runs_three_child_flows(prefect_api: str) -> None:
             sort=FlowRunSort.START_TIME_ASC,
             limit=10,
         )
-    assert len(children) == 3 and all(child.state.type == StateType.COMPLETED for child in children)
+    assert len(children) == len(families()) and all(child.state.type == StateType.COMPLETED for child in children)
     for model_type, outcome in outcomes.items():
         run = get_run(outcome.flow_run_id)
         assert run is not None and run.parent_flow_run_id == parent_id and run.model_version == "all-v1"
@@ -151,17 +140,16 @@ def test_duplicate_model_version_fails_before_training(prefect_api: str) -> None
 
 
 def _device_offered(model_type: ModelType) -> str:
-    """What ``auto`` must pick on this host: the forest is CPU-only, the others take a GPU when there is one."""
-    if model_type is ModelType.RANDOM_FOREST:
-        return "cpu"
-    return xgboost_device("auto") if model_type is ModelType.XGBOOST else torch_device("auto")
+    """What ``auto`` must pick on this host: the CPU families' cpu, the others a GPU when there is one."""
+    return get_family(model_type).choose_device("auto")
 
 
 @pytest.mark.skipif(cuda_device_count() > 0, reason="this host has a GPU: cuda is a valid request here")
-@pytest.mark.parametrize("model_type", [ModelType.XGBOOST, ModelType.NEURAL_NET])
+@pytest.mark.parametrize("model_type", [ModelType(f.name) for f in families().values() if f.pool == "gpu"])
 def test_cuda_requested_without_a_gpu_is_a_clear_failure(prefect_api: str, model_type: ModelType) -> None:
-    flow, params_type, hyper = FAST[model_type]
-    state = flow(params_type(dataset="churn.csv", hyperparameters=hyper, device="cuda"), return_state=True)
+    hyper = get_family(model_type).smoke_hyperparameters
+    params = PARAMS_BY_TYPE[model_type](dataset="churn.csv", hyperparameters=hyper, device="cuda")
+    state = FLOWS[model_type](params, return_state=True)
     assert state.type == StateType.FAILED
     run = get_run(str(state.state_details.flow_run_id))
     assert run is not None and "device 'cuda' requested but" in (run.error_message or ""), run.error_message

@@ -16,7 +16,7 @@ from prefect.settings import PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK, temporary_se
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
 
-from flows.random_forest import train_random_forest
+from flows.train import train_random_forest
 from tasks import stage
 from tests.conftest import artifacts_at
 from tests.integration.helpers import task_states
@@ -27,7 +27,7 @@ from trainyard.dataset_files import file_sha256
 from trainyard.datasets import FUTURE_SKILLS
 from trainyard.errors import ArtifactError
 from trainyard.model_store import MANIFEST, load_model, local_copy, save_model, verify
-from trainyard.params import ModelType, RandomForestParams
+from trainyard.params import PARAMS_BY_TYPE, ModelType
 from trainyard.preprocessing import build_preprocessor
 from trainyard.registry.runs import get_model_version
 from trainyard.result_storage import save_result_storage_block
@@ -136,7 +136,7 @@ def test_a_flow_run_keeps_its_model_stage_and_results_in_the_bucket(prefect_api:
     sha256 = file_sha256(sandbox / "data" / "churn_s3.csv")
     store = get_store()
     slug = save_result_storage_block(store, {"endpoint_url": s3_endpoint.url})
-    params = RandomForestParams(dataset="churn_s3.csv", hyperparameters={"n_estimators": 5})
+    params = PARAMS_BY_TYPE[ModelType.RANDOM_FOREST](dataset="churn_s3.csv", hyperparameters={"n_estimators": 5})
     with temporary_settings(updates={PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK: slug}):
         first = train_random_forest(params)
         second = train_random_forest(params)

@@ -12,9 +12,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from xgboost import XGBClassifier
 
-from tasks.fitting import fit_forest_in_batches
 from trainyard import cancellation
-from trainyard.estimators import TorchMLPClassifier
+from trainyard.families.neural_net import TorchMLPClassifier
+from trainyard.families.random_forest import fit_in_batches
+from trainyard.families.xgboost import round_callback
 
 
 @pytest.fixture
@@ -35,7 +36,7 @@ def test_a_forest_grown_in_batches_is_the_forest_of_one_fit(data: tuple[np.ndarr
     batched = Pipeline(
         [("preprocess", FunctionTransformer()), ("model", RandomForestClassifier(n_estimators=23, random_state=7))]
     )
-    fit_forest_in_batches(batched, X, y)
+    fit_in_batches(batched, X, y)
     assert len(batched[-1].estimators_) == 23 and not batched[-1].warm_start
     np.testing.assert_array_equal(batched.predict_proba(X), whole.predict_proba(X))
 
@@ -44,12 +45,12 @@ def test_a_forest_grown_in_batches_is_the_forest_of_one_fit(data: tuple[np.ndarr
 def test_a_stop_request_ends_a_fit_in_another_thread_quickly(family: str, data: tuple[np.ndarray, np.ndarray]) -> None:
     X, y = np.tile(data[0], (50, 1)), np.tile(data[1], 50)
     fit = {
-        "random-forest": lambda: fit_forest_in_batches(
+        "random-forest": lambda: fit_in_batches(
             Pipeline([("preprocess", FunctionTransformer()), ("model", RandomForestClassifier(n_estimators=5000))]),
             X,
             y,
         ),
-        "xgboost": lambda: XGBClassifier(n_estimators=100_000, callbacks=[cancellation.xgboost_callback()]).fit(X, y),
+        "xgboost": lambda: XGBClassifier(n_estimators=100_000, callbacks=[round_callback()]).fit(X, y),
         "neural-net": lambda: TorchMLPClassifier(epochs=100_000, batch_size=64).fit(X, y),
     }[family]
     outcome: list[BaseException] = []

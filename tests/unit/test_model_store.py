@@ -4,32 +4,28 @@ from pathlib import Path
 import numpy as np
 import pytest
 import skops.io as sio
-from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
-from xgboost import XGBClassifier
 
 from trainyard import datagen
 from trainyard.datasets import FUTURE_SKILLS
 from trainyard.errors import ArtifactError
-from trainyard.estimators import LabelEncodedClassifier, TorchMLPClassifier
+from trainyard.families import get_family
 from trainyard.model_store import load_model, save_model
 from trainyard.params import ModelType
 from trainyard.preprocessing import build_preprocessor
 
-FAMILIES = {
-    ModelType.RANDOM_FOREST: (lambda: RandomForestClassifier(n_estimators=5, random_state=0), True, False),
-    ModelType.XGBOOST: (lambda: LabelEncodedClassifier(XGBClassifier(n_estimators=5)), False, False),
-    ModelType.NEURAL_NET: (lambda: LabelEncodedClassifier(TorchMLPClassifier(epochs=3, random_state=0)), True, True),
-}
-
 
 def _fitted(model_type: ModelType) -> tuple[Pipeline, object, object]:
+    """The family's estimator behind the dataset's preprocessor, fitted as its fit step does (smoke size)."""
+    family = get_family(model_type)
     frame = datagen.future_skills(noisy=True)
     X, y = frame[FUTURE_SKILLS.feature_columns], frame[FUTURE_SKILLS.target]
-    make, impute, scale = FAMILIES[model_type]
-    preprocess = build_preprocessor(FUTURE_SKILLS, impute=impute, scale=scale)
-    return Pipeline([("preprocess", preprocess), ("model", make())]).fit(X, y), X, y
+    hyper = family.hyperparameters(**family.smoke_hyperparameters).model_dump()
+    preprocess = build_preprocessor(FUTURE_SKILLS, impute=family.impute, scale=family.scale)
+    pipeline = Pipeline([("preprocess", preprocess), ("model", family.build(hyper, 0, "cpu"))])
+    family.fit(pipeline, X, y)
+    return pipeline, X, y
 
 
 @pytest.mark.parametrize("model_type", list(ModelType))

@@ -1,14 +1,13 @@
 import pytest
 from pydantic import ValidationError
 
-from trainyard.params import (
-    ModelType,
-    NeuralNetParams,
-    RandomForestHyperparameters,
-    RandomForestParams,
-    TrainAllParams,
-    XGBoostParams,
-)
+from trainyard.families import families, get_family
+from trainyard.families.random_forest import RandomForestHyperparameters
+from trainyard.params import PARAMS_BY_TYPE, ModelType, TrainAllParams
+
+RandomForestParams = PARAMS_BY_TYPE[ModelType.RANDOM_FOREST]
+XGBoostParams = PARAMS_BY_TYPE[ModelType.XGBOOST]
+NeuralNetParams = PARAMS_BY_TYPE[ModelType.NEURAL_NET]
 
 
 def test_unknown_hyperparameter_is_named() -> None:
@@ -50,3 +49,19 @@ def test_train_all_hands_each_family_its_hyperparameters() -> None:
     nn = params.for_model(ModelType.NEURAL_NET)
     assert rf.hyperparameters.n_estimators == 7 and rf.dataset == "x.csv"
     assert nn.hyperparameters.epochs == 3
+
+
+def test_every_registered_family_has_its_params_its_job_type_and_a_train_all_field() -> None:
+    assert [str(t) for t in ModelType] == list(families())
+    for name, family in families().items():
+        params = PARAMS_BY_TYPE[ModelType(name)](hyperparameters=family.smoke_hyperparameters)
+        assert isinstance(params.hyperparameters, family.hyperparameters)
+        assert isinstance(getattr(TrainAllParams(), family.attribute), family.hyperparameters)
+        assert TrainAllParams().for_model(name).hyperparameters == family.hyperparameters()
+
+
+def test_an_unknown_family_names_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="unknown model family 'catboost': one of ") as info:
+        ModelType.parse("catboost")
+    assert all(name in str(info.value) for name in families())
+    assert get_family("logistic_regression").name == "logistic-regression"

@@ -141,8 +141,8 @@ def test_a_malformed_request_is_refused_and_the_server_keeps_serving(server: Pat
 
 CREATES_SUB_JOBS = """
 import sys
-from trainyard.warm.server import PRELOAD_BY_POOL, preload
-preload(PRELOAD_BY_POOL[sys.argv[1]])
+from trainyard.warm.server import preload, preload_for
+preload(preload_for(sys.argv[1]))
 from flows.train_all import FLOWS
 from trainyard.params import PARAMS_BY_TYPE
 before = set(sys.modules)

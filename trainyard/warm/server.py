@@ -31,22 +31,18 @@ from trainyard.warm.launch import HEADER, STDIO
 from trainyard.warm.warmup import warm_up
 
 logger = logging.getLogger("trainyard.warm")
-# What a flow run imports: Prefect's engine, the flows, and what the tasks import when they run.
-DEFAULT_PRELOAD = (
+# What every flow run imports: Prefect's engine, the flows, and what the steps import when they run.
+COMMON_PRELOAD = (
     "prefect.engine",
     "prefect.flow_engine",
     "flows.train_all",
     "pandas",
     "pyarrow.parquet",
     "pandera.pandas",
-    "sklearn.ensemble",
     "sklearn.model_selection",
     "sklearn.metrics",
     "sklearn.pipeline",
     "skops.io",
-    "xgboost",
-    "torch",
-    "safetensors.torch",
     "tasks.schemas",
     "trainyard.estimators",
     "trainyard.preprocessing",
@@ -60,10 +56,19 @@ DEFAULT_PRELOAD = (
     # flow run (train-all's sub-jobs; an in-process flow call): 0.48 s of pydantic model building.
     "fastapi.encoders",
 )
-# The cpu pool runs the random forest only (prefect.yaml): its server leaves out what only the
-# XGBoost and torch flows use, ~300 MiB less in every forked run.
-GPU_POOL_ONLY = ("xgboost", "torch", "safetensors.torch")
-PRELOAD_BY_POOL = {"cpu": tuple(m for m in DEFAULT_PRELOAD if m not in GPU_POOL_ONLY), "gpu": DEFAULT_PRELOAD}
+
+
+def preload_for(pool: str) -> tuple[str, ...]:
+    """COMMON_PRELOAD plus the libraries of the families whose runs ``pool`` starts (each family's
+    ``preload``): the cpu pool's server leaves out torch and XGBoost, ~300 MiB less in every forked run.
+    The pool of ``train-all`` runs every family in its process, so its server preloads them all."""
+    from trainyard.families import families, families_in_pool
+    from trainyard.families.registry import TRAIN_ALL_POOL
+
+    chosen = families().values() if pool == TRAIN_ALL_POOL else families_in_pool(pool)
+    return COMMON_PRELOAD + tuple(dict.fromkeys(module for family in chosen for module in family.preload))
+
+
 ENGINE = "prefect.engine"  # what `python -m prefect.engine`, the process worker's command, runs
 REQUEST_TIMEOUT = 10.0
 MAX_REQUEST_BYTES = 16 * 2**20  # an environment, as JSON
@@ -269,7 +274,7 @@ def main(argv: list[str]) -> None:
     logger.setLevel(logging.INFO)
     logger.propagate = False
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    socket_path, modules = Path(argv[0]), tuple(argv[1:]) or DEFAULT_PRELOAD
+    socket_path, modules = Path(argv[0]), tuple(argv[1:]) or preload_for("gpu")
     preload(modules)
     prefect_patches.install()  # runs end when their work does (trainyard/prefect_patches.py); forks inherit it
     warm_up()

@@ -1,0 +1,76 @@
+"""What a model family is: everything trainyard needs to know to train, save, load and deploy it.
+
+A family is one module of ``trainyard.families`` (or of a package registered under the
+``trainyard.families`` entry-point group) that defines ``FAMILY = ModelFamily(...)``. Flows,
+deployments, the API's ``model_type``, ``train-all``, the warm servers' preload and lineage all read
+the registry (``trainyard.families.registry``); no other module names a family.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+Pool = Literal["cpu", "gpu"]
+
+
+class Hyperparameters(BaseModel):
+    """Base of every family's hyperparameters: strict, so ``"epochs": "10"`` is refused with the key
+    named, never guessed at; defaults and bounds are the family's."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def cpu_only(requested: str) -> str:
+    """The device of a family that trains on the CPU only, whatever was asked."""
+    return "cpu"
+
+
+def fit_pipeline(pipeline: Pipeline, X: Any, y: Any) -> None:
+    """The default fit: the whole pipeline at once."""
+    pipeline.fit(X, y)
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """One model family, as the rest of trainyard sees it."""
+
+    name: str  # the API's model_type, the deployment's name, the flow's "train-<name>"
+    summary: str  # one line: the flow's and the deployment's description
+    hyperparameters: type[Hyperparameters]
+    # (hyperparameters as a dict, random_state, device) -> an unfitted estimator with the scikit-learn API
+    build: Callable[[dict[str, Any], int, str], Any]
+    # (fitted pipeline, an empty folder) -> extra manifest entries; writes the model's files there, no pickle
+    save: Callable[[Pipeline, Path], dict[str, Any]]
+    # (the model's verified folder, its manifest, device) -> the fitted pipeline
+    load: Callable[[Path, dict[str, Any], str], Pipeline]
+    pool: Pool = "cpu"  # the work pool its deployment goes to (gpu: CUDA when the worker has it)
+    choose_device: Callable[[str], str] = cpu_only  # "auto" | "cpu" | "cuda" -> the device it will use
+    impute: bool = True  # median-impute numeric columns first (False: the estimator takes NaN itself)
+    scale: bool = False  # standardise numeric columns
+    fit: Callable[[Pipeline, Any, Any], None] = fit_pipeline  # a fit loop of its own (batches, stop checks)
+    preload: tuple[str, ...] = ()  # modules its pool's warm server imports before forking runs
+    libraries: tuple[str, ...] = ()  # distributions whose versions its runs record
+    skops_types: frozenset[str] = field(default_factory=frozenset)  # types its skops files may hold
+    smoke_hyperparameters: dict[str, Any] = field(default_factory=dict)  # a fit of about a second, for tests
+
+    @property
+    def flow_name(self) -> str:
+        return f"train-{self.name}"
+
+    @property
+    def attribute(self) -> str:
+        """Its name as a Python identifier: ``random_forest`` (flow attributes, train-all's fields)."""
+        return self.name.replace("-", "_")
+
+    @property
+    def deployment(self) -> str:
+        """``<flow name>/<deployment name>``, as Prefect names a deployment."""
+        return f"{self.flow_name}/{self.name}"
