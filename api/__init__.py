@@ -1,1 +1,1 @@
-"""The HTTP API: the jobs contract (seed 003) and the training-runs contract (seed 000)."""
+"""The HTTP API: the jobs API and the training-runs API."""

@@ -23,7 +23,7 @@ from api.routers import auth, jobs, training
 from trainyard.registry.db import get_engine
 from trainyard.settings import get_settings
 
-# Routes of the seed-000 (Django REST) contract answer validation errors with 400, not 422.
+# Routes of the training-runs API (a Django REST contract) answer validation errors with 400, not 422.
 DRF_STYLE_PREFIXES = ("/api/training/", "/api-token-auth/")
 
 
@@ -49,7 +49,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def _drf_invalid(details: dict[str, list[str]]) -> JSONResponse:
-    """The seed-000 contract's 400 body for a request it refuses."""
+    """The training-runs API's 400 body for a request it refuses."""
     return JSONResponse({"error": "Invalid request data", "details": details}, status_code=400)
 
 

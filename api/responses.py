@@ -12,7 +12,7 @@ _DESCRIBED: dict[int, tuple[Any, str]] = {
     403: (ErrorPublic, "The token's role may not do this"),
     404: (ErrorPublic, "No such job, run, model version or page"),
     409: (ErrorPublic, "The resource changed under the request (another writer moved the alias); try again"),
-    500: (ErrorPublic, "Training failed (seed-000 contract); the run record keeps the error"),
+    500: (ErrorPublic, "Training failed; the run record keeps the error"),
     503: (ErrorPublic, "The Prefect server is unreachable; retry after the Retry-After seconds"),
 }
 

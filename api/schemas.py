@@ -17,7 +17,7 @@ TRAINING_RUNS_FAMILY = "random-forest"
 TrainingRunsHyperparameters = get_family(TRAINING_RUNS_FAMILY).hyperparameters
 
 
-SEED_DATA_DIR = "ml/data/"
+LEGACY_DATA_DIR = "ml/data/"  # where the original Django service kept its datasets
 
 
 class _Body(BaseModel):
@@ -25,7 +25,7 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-# --- jobs API (seed 003) ---
+# --- jobs API ---
 class TrainOptions(_Body):
     retrain: bool = False
     use_cv: bool = True
@@ -148,20 +148,20 @@ class ModelsPublic(BaseModel):
     models_directory: str
 
 
-# --- training-runs API (seed 000) ---
+# --- training-runs API ---
 class TrainRunCreate(_Body):
     dataset_path: str = Field(
         "future_skills_dataset.csv",
         min_length=1,
         max_length=1024,
-        description="Inside a data root; the seed project's `ml/data/` prefix names the root.",
+        description="Inside a data root; the original service's `ml/data/` prefix names the root.",
     )
 
     @field_validator("dataset_path")
     @classmethod
-    def _seed_data_dir(cls, value: str) -> str:
-        """The seed project kept its datasets in ``ml/data/``: here that directory is the data roots."""
-        return value.removeprefix(SEED_DATA_DIR) or value
+    def _legacy_data_dir(cls, value: str) -> str:
+        """The original service kept its datasets in ``ml/data/``: here that directory is the data roots."""
+        return value.removeprefix(LEGACY_DATA_DIR) or value
 
     test_split: float = Field(0.2, ge=0.1, le=0.5)
     hyperparameters: TrainingRunsHyperparameters = Field(default_factory=TrainingRunsHyperparameters)

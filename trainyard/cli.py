@@ -90,7 +90,7 @@ def up(
         "process",
         help="process: runs are processes here (warm-started); docker: each run "
         "is a container of the trainyard image (needs an object store and PostgreSQL: "
-        "README, Scaling out).",
+        "docs/scaling.md).",
     ),
 ) -> None:
     """Bring the whole stack up on embedded defaults; Ctrl-C (or SIGTERM) stops everything it started."""

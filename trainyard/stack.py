@@ -113,7 +113,7 @@ class Stack:
         if get_store().is_local or settings.registry_url is None or settings.registry_url.startswith("sqlite"):
             raise ValueError(
                 "Docker pools share no filesystem with this host: set TRAINYARD_ARTIFACTS_URL to an object store "
-                "(s3://...) and TRAINYARD_REGISTRY_URL to a PostgreSQL database first (README: Scaling out)"
+                "(s3://...) and TRAINYARD_REGISTRY_URL to a PostgreSQL database first (docs/scaling.md)"
             )
         passed = {name: os.environ[name] for name in CONTAINER_PLAIN if name in os.environ}
         passed |= {name: "{{ prefect.blocks.secret.%s }}" % secret_block_name(name)  # noqa: UP031 (Jinja braces)

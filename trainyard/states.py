@@ -8,7 +8,7 @@ from prefect.client.schemas.objects import StateType
 
 
 class JobStatus(StrEnum):
-    """Status vocabulary of the jobs API (seed 003)."""
+    """Status vocabulary of the jobs API."""
 
     STARTED = "started"
     RUNNING = "running"
@@ -20,7 +20,7 @@ class JobStatus(StrEnum):
 
 
 class RunStatus(StrEnum):
-    """Status vocabulary of the training-runs API (seed 000) and the registry."""
+    """Status vocabulary of the training-runs API and the registry."""
 
     RUNNING = "RUNNING"
     COMPLETED = "COMPLETED"

@@ -1,4 +1,4 @@
-"""The jobs contract (seed 003): trigger, status, list, cancel, available models."""
+"""The jobs API: trigger, status, list, cancel, available models."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The training-runs contract (seed 000): synchronous-or-async RandomForest training and run records."""
+"""The training-runs API: synchronous-or-async RandomForest training and run records."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ class Role(StrEnum):
     MANAGER = "manager"
 
 
-# Group names of the seed's Django deployment, accepted as role aliases.
+# Group names of the original Django service's deployment, accepted as role aliases.
 ROLE_ALIASES = {"DRH": Role.HR_STAFF, "RESPONSABLE_RH": Role.HR_STAFF, "MANAGER": Role.MANAGER}
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 LOCKED = "!"  # a password hash with this prefix belongs to a disabled user: it never verifies
