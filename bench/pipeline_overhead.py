@@ -52,7 +52,9 @@ def plain(family: str, dataset: Path, workdir: Path) -> float:
     from sklearn.model_selection import train_test_split
     from sklearn.pipeline import Pipeline
 
-    from trainyard.datasets import CHURN
+    from trainyard.datasets import get_spec
+
+    CHURN = get_spec("churn")
     from trainyard.estimators import LabelEncodedClassifier
     from trainyard.families.neural_net import NeuralNetHyperparameters, TorchMLPClassifier
     from trainyard.families.random_forest import RandomForestHyperparameters

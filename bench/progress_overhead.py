@@ -98,10 +98,12 @@ def main() -> None:
         from prefect import flow, get_client
 
         from trainyard import datagen
-        from trainyard.datasets import CHURN
+        from trainyard.datasets import get_spec
         from trainyard.preprocessing import build_preprocessor
         from trainyard.settings import get_settings
         from trainyard.stack import Stack
+
+        CHURN = get_spec("churn")
 
         get_settings.cache_clear()
         stack = Stack(prefect_port=prefect_port, api_port=free_port())

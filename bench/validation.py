@@ -27,12 +27,14 @@ def main() -> None:
     args = parser.parse_args()
     import pandera.pandas as pa
 
-    from tasks.schemas import SCHEMAS
+    from tasks.schemas import schema_for
     from trainyard.datagen import churn
-    from trainyard.datasets import CHURN, DatasetKind
+    from trainyard.datasets import get_spec
+
+    CHURN = get_spec("churn")
 
     frame = churn(rows=args.rows, seed=7)
-    ours = SCHEMAS[DatasetKind.CHURN].to_schema()
+    ours = schema_for(CHURN).to_schema()
     isin = ours.update_columns({name: {"checks": [pa.Check.isin([0, 1])]} for name in CHURN.flags})
     variants = {"ours (flags in_range 0..1)": ours, "flags isin([0, 1])": isin}
     times: dict[str, list[float]] = {name: [] for name in variants}

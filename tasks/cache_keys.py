@@ -7,9 +7,9 @@ from typing import Any
 
 from prefect.context import TaskRunContext
 
-from trainyard.dataset_files import file_sha256, resolve_dataset_path
+from trainyard.dataset_files import file_sha256
+from trainyard.datasets.registry import resolve_request, specs_fingerprint
 from trainyard.errors import DatasetError
-from trainyard.settings import get_settings
 
 STAGE_FORMAT = "3"  # bump when what a step stages changes shape (3: Arrow IPC; splits as row positions)
 
@@ -19,17 +19,16 @@ def _key(*parts: object) -> str:
 
 
 def load_key(_ctx: TaskRunContext, params: dict[str, Any]) -> str | None:
-    settings = get_settings()
     try:
-        path = resolve_dataset_path(params["dataset"], settings.data_roots, settings.max_dataset_bytes)
+        path, _ = resolve_request(params["dataset"])
     except DatasetError:
         return None  # no caching: the task itself raises the clear error
-    return _key("load", path, file_sha256(path))
+    return _key("load", params["dataset"], path, file_sha256(path), specs_fingerprint())
 
 
 def validate_key(_ctx: TaskRunContext, params: dict[str, Any]) -> str:
     dataset = params["dataset"]
-    return _key("validate", dataset.kind, dataset.path, dataset.sha256)
+    return _key("validate", dataset.kind, dataset.spec_sha256, dataset.path, dataset.sha256)
 
 
 def split_key(_ctx: TaskRunContext, params: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.split import read_side
-from trainyard.datasets import SPECS
+from trainyard.datasets import get_spec
 from trainyard.errors import TrainingError
 from trainyard.families import ModelFamily, get_family
 from trainyard.refs import SplitRef
@@ -54,7 +54,7 @@ def fit_pipeline(family: ModelFamily, split: SplitRef, estimator: Any, device: s
 
     logger = get_run_logger()
     train = read_side(split, "train")
-    preprocessor = build_preprocessor(SPECS[split.dataset.kind], impute=family.impute, scale=family.scale)
+    preprocessor = build_preprocessor(get_spec(split.dataset.kind), impute=family.impute, scale=family.scale)
     pipeline = Pipeline([("preprocess", preprocessor), ("model", estimator)])
     logger.info("fitting %s on %d rows x %d features (device %s)", type(estimator).__name__, len(train),
                 len(split.features), device)  # fmt: skip

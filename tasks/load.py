@@ -9,11 +9,11 @@ from prefect import get_run_logger, task
 from tasks.cache_keys import load_key
 from tasks.retry import retry_unless_deterministic
 from tasks.stage import stage_path, write_stage
-from trainyard.dataset_files import file_sha256, read_table, resolve_dataset_path
-from trainyard.datasets import SPECS, detect_kind
+from trainyard.dataset_files import file_sha256, read_table
+from trainyard.datasets import dataset_specs, detect_spec
+from trainyard.datasets.registry import resolve_request
 from trainyard.errors import DatasetError
 from trainyard.refs import DatasetRef
-from trainyard.settings import get_settings
 
 
 @task(
@@ -26,21 +26,20 @@ from trainyard.settings import get_settings
     retry_condition_fn=retry_unless_deterministic,
 )
 def load_dataset(dataset: str) -> DatasetRef:
-    """Read a CSV/Parquet dataset from an allowed root and record its sha256."""
+    """Read a registered dataset, or a CSV/Parquet file from an allowed root, and record its sha256."""
     logger = get_run_logger()
-    settings = get_settings()
-    path = resolve_dataset_path(dataset, settings.data_roots, settings.max_dataset_bytes)
+    path, spec = resolve_request(dataset)
     with ThreadPoolExecutor(max_workers=1) as hashing:
         # hashlib and pandas' parser both release the GIL: the hash costs nothing beside the parse.
         digest = hashing.submit(file_sha256, path)
         frame = read_table(path)
         sha256 = digest.result()
-    kind = detect_kind(list(frame.columns))
-    if kind is None:
-        targets = ", ".join(repr(spec.target) for spec in SPECS.values())
-        raise DatasetError(f"dataset {dataset!r} has none of the known target columns ({targets})")
+    spec = spec or detect_spec(list(frame.columns))
+    if spec is None:
+        targets = ", ".join(f"{s.target!r} ({name})" for name, s in dataset_specs().items())
+        raise DatasetError(f"dataset {dataset!r} has none of the registered datasets' target columns ({targets}): "
+                           "register it with `trainyard datasets add`")  # fmt: skip
     staged = write_stage(frame, stage_path(sha256, "raw"))
-    logger.info("loaded %s: %d rows x %d columns, %s table, sha256 %s", path, *frame.shape, kind, sha256[:12])
-    return DatasetRef(
-        path=str(path), sha256=sha256, rows=len(frame), columns=list(frame.columns), kind=kind, staged=staged
-    )
+    logger.info("loaded %s: %d rows x %d columns, dataset %s, sha256 %s", path, *frame.shape, spec.kind, sha256[:12])
+    return DatasetRef(path=str(path), sha256=sha256, rows=len(frame), columns=list(frame.columns), kind=spec.kind,
+                      spec_sha256=spec.sha256, staged=staged)  # fmt: skip

@@ -1,4 +1,4 @@
-"""pandera DataFrameModels, one per dataset, derived from the dataset specs."""
+"""pandera DataFrameModels, one per dataset spec file, built from it (the spec is the schema's only source)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from trainyard.datasets import CHURN, FUTURE_SKILLS, DatasetKind, DatasetSpec
+from trainyard.datasets import DatasetSpec
 
 
 def _model_for(spec: DatasetSpec, class_name: str) -> type[pa.DataFrameModel]:
@@ -31,15 +31,17 @@ def _model_for(spec: DatasetSpec, class_name: str) -> type[pa.DataFrameModel]:
     annotations[spec.target] = Series[target_type]
     fields[spec.target] = pa.Field(isin=list(spec.target_values))
 
-    config = type("Config", (), {"strict": True, "coerce": True, "ordered": False, "name": spec.kind.value})
+    config = type("Config", (), {"strict": True, "coerce": True, "ordered": False, "name": spec.kind})
     namespace = {"__annotations__": annotations, "__module__": __name__, "Config": config, **fields}
     return type(class_name, (pa.DataFrameModel,), namespace)
 
 
-FutureSkillsSchema = _model_for(FUTURE_SKILLS, "FutureSkillsSchema")
-ChurnSchema = _model_for(CHURN, "ChurnSchema")
+_built: dict[tuple[str, str], type[pa.DataFrameModel]] = {}
 
-SCHEMAS: dict[DatasetKind, type[pa.DataFrameModel]] = {
-    DatasetKind.FUTURE_SKILLS: FutureSkillsSchema,
-    DatasetKind.CHURN: ChurnSchema,
-}
+
+def schema_for(spec: DatasetSpec) -> type[pa.DataFrameModel]:
+    """The spec's DataFrameModel, built once per spec file content."""
+    key = (spec.kind, spec.sha256)
+    if key not in _built:
+        _built[key] = _model_for(spec, "".join(part.title() for part in spec.kind.split("_")) + "Schema")
+    return _built[key]

@@ -8,7 +8,7 @@ from prefect import get_run_logger, task
 
 from tasks.cache_keys import split_key
 from tasks.stage import read_stage, stage_path, take_staged, write_stage
-from trainyard.datasets import SPECS
+from trainyard.datasets import get_spec
 from trainyard.errors import DatasetError
 from trainyard.refs import SplitRef, ValidatedDataset
 
@@ -30,7 +30,7 @@ def split_dataset(validated: ValidatedDataset, test_split: float, random_state: 
     from sklearn.model_selection import train_test_split
 
     dataset = validated.dataset
-    spec = SPECS[dataset.kind]
+    spec = get_spec(dataset.kind)
     target = read_stage(validated.staged, columns=[spec.target])[spec.target]
     rare = {k: v for k, v in validated.class_counts.items() if v < 2}
     if rare:

@@ -8,7 +8,7 @@ from prefect import get_run_logger, task
 
 from tasks.cache_keys import validate_key
 from tasks.stage import read_stage, release_stage, stage_path, write_stage
-from trainyard.datasets import SPECS
+from trainyard.datasets import get_spec
 from trainyard.errors import SchemaValidationError
 from trainyard.refs import DatasetRef, ValidatedDataset
 
@@ -23,9 +23,9 @@ def validate_dataset(dataset: DatasetRef) -> ValidatedDataset:
     """Check types, ranges, allowed values and columns; refuse empty or single-class data."""
     import pandera.pandas as pa
 
-    from tasks.schemas import SCHEMAS
+    from tasks.schemas import schema_for
 
-    spec = SPECS[dataset.kind]
+    spec = get_spec(dataset.kind)
     frame = read_stage(dataset.staged)
     name = dataset.path.rsplit("/", 1)[-1]
     if frame.empty:
@@ -35,7 +35,7 @@ def validate_dataset(dataset: DatasetRef) -> ValidatedDataset:
     try:
         # In place: ``frame`` is this task's own fresh read, and the default copy of a 1M-row table
         # costs more than every check together (2.7 s vs 0.5 s here).
-        valid = SCHEMAS[dataset.kind].validate(frame, lazy=True, inplace=True)
+        valid = schema_for(spec).validate(frame, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as exc:
         failures = describe_failures(exc.failure_cases)
         lines = "\n".join(f"  - {line}" for line in failures)

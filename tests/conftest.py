@@ -20,6 +20,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("trainyard")
     shutil.copytree(PROJECT_ROOT / "data", root / "data", ignore=shutil.ignore_patterns("*.py", "README*"))
     (root / "artifacts").mkdir()
+    (root / "datasets").mkdir()  # the specs `trainyard datasets add` writes in tests; the built-ins stay in the repo
     return root
 
 
@@ -28,6 +29,7 @@ def _isolated_settings(sandbox: Path) -> Iterator[None]:
     patch = pytest.MonkeyPatch()
     patch.setenv("TRAINYARD_DATA_ROOTS", f'["{sandbox / "data"}"]')
     patch.setenv("TRAINYARD_ARTIFACTS_DIR", str(sandbox / "artifacts"))
+    patch.setenv("TRAINYARD_DATASETS_DIR", str(sandbox / "datasets"))
     get_settings.cache_clear()
     yield
     patch.undo()

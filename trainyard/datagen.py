@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from trainyard.datasets import CHURN, FUTURE_SKILLS, NEED_LEVELS
+from trainyard.datasets import get_spec
 
 JOB_ROLES: dict[str, str] = {
     "Data Scientist": "Data", "Data Engineer": "Data", "ML Engineer": "Data",
@@ -67,14 +67,15 @@ def future_skills(seed: int = 42, noisy: bool = False) -> pd.DataFrame:
             "hiring_difficulty": hiring.round(4),
             "avg_salary_k": salary,
             "economic_indicator": economy,
-            "future_need_level": np.array(NEED_LEVELS)[level],
+            "future_need_level": np.array(get_spec("future_skills").target_values)[level],
         },
-        columns=FUTURE_SKILLS.all_columns,
+        columns=get_spec("future_skills").all_columns,
     )
 
 
 def churn(rows: int = 3000, seed: int = 42, missing_fraction: float = 0.08) -> pd.DataFrame:
     """A Cell2Cell-shaped churn table: usage columns, 0/1 flags, ~29% churners, some NaNs."""
+    table = get_spec("churn")
     rng = np.random.default_rng(seed)
     cols: dict[str, np.ndarray] = {"customer": np.arange(1_000_001, 1_000_001 + rows)}
     usage = rng.lognormal(0, 0.6, rows)  # one latent "heaviness" drives correlated usage columns
@@ -82,7 +83,7 @@ def churn(rows: int = 3000, seed: int = 42, missing_fraction: float = 0.08) -> p
              "dropvce": 6, "blckvce": 4, "unansvce": 28, "custcare": 1.9, "threeway": 0.3,
              "mourec": 115, "outcalls": 25, "incalls": 8, "peakvce": 90, "opeakvce": 68,
              "dropblk": 10, "callfwdv": 0.01, "callwait": 1.8, "setprc": 35}  # fmt: skip
-    for spec in CHURN.numeric:
+    for spec in table.numeric:
         if spec.name in scale:
             noise = rng.gamma(2.0, 0.5, rows)
             cols[spec.name] = np.round(scale[spec.name] * usage * noise, 2).astype(np.float32)
@@ -96,8 +97,8 @@ def churn(rows: int = 3000, seed: int = 42, missing_fraction: float = 0.08) -> p
             "income": rng.integers(0, 10, rows)}  # fmt: skip
     ints["actvsubs"] = np.minimum(ints["uniqsubs"], 1 + rng.poisson(0.3, rows))
     cols.update({k: v.astype(np.int32) for k, v in ints.items()})
-    flag_rates = rng.uniform(0.02, 0.6, len(CHURN.flags))
-    for name, rate in zip(CHURN.flags, flag_rates, strict=True):
+    flag_rates = rng.uniform(0.02, 0.6, len(table.flags))
+    for name, rate in zip(table.flags, flag_rates, strict=True):
         cols[name] = (rng.random(rows) < rate).astype(np.int8)
     cols["retcall"] = (ints["retcalls"] > 0).astype(np.int8)
 
@@ -109,9 +110,9 @@ def churn(rows: int = 3000, seed: int = 42, missing_fraction: float = 0.08) -> p
     prob = _calibrated_probability(logit, target_rate=0.29)
     cols["churn"] = (rng.random(rows) < prob).astype(np.int8)
 
-    for spec in CHURN.numeric:  # heavy tails must stay inside the schema at any table size
+    for spec in table.numeric:  # heavy tails must stay inside the schema at any table size
         cols[spec.name] = np.clip(cols[spec.name], spec.min, spec.max).astype(cols[spec.name].dtype)
-    frame = pd.DataFrame(cols, columns=CHURN.all_columns)
+    frame = pd.DataFrame(cols, columns=table.all_columns)
     missing = rng.random(rows) < missing_fraction
     frame.loc[missing, ["revenue", "mou", "changem", "changer"]] = np.nan
     return frame

@@ -6,8 +6,6 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from trainyard.datasets import DatasetKind
-
 
 class DatasetRef(BaseModel):
     """A dataset file as loaded: where it is, its content hash, and its staged copy (Arrow IPC)."""
@@ -16,7 +14,8 @@ class DatasetRef(BaseModel):
     sha256: str
     rows: int
     columns: list[str]
-    kind: DatasetKind
+    kind: str  # the dataset spec's name
+    spec_sha256: str = ""  # of its spec file: an edited spec validates again
     staged: str
 
 

@@ -21,6 +21,11 @@ class Settings(BaseSettings):
         default_factory=lambda: [PROJECT_ROOT / "data"],
         description="Directories datasets may be read from (JSON list in the env var).",
     )
+    datasets_dir: Path = Field(
+        PROJECT_ROOT / "datasets",
+        description="Where `trainyard datasets add` writes dataset specs (one <name>.yaml each); the built-in "
+        "tables' specs are read from <repo>/datasets as well.",
+    )
     artifacts_dir: Path = Field(
         PROJECT_ROOT / "artifacts",
         description="This host's working directory: logs, Prefect's home, the default SQLite registry, and (when "

@@ -24,7 +24,7 @@ from tests.services import S3Endpoint
 from trainyard import datagen
 from trainyard.artifact_store import get_store
 from trainyard.dataset_files import file_sha256
-from trainyard.datasets import FUTURE_SKILLS
+from trainyard.datasets import get_spec
 from trainyard.errors import ArtifactError
 from trainyard.model_store import MANIFEST, load_model, local_copy, save_model, verify
 from trainyard.params import PARAMS_BY_TYPE, ModelType
@@ -32,6 +32,8 @@ from trainyard.preprocessing import build_preprocessor
 from trainyard.registry.runs import get_model_version
 from trainyard.result_storage import save_result_storage_block
 from trainyard.settings import get_settings
+
+FUTURE_SKILLS = get_spec("future_skills")
 
 pytestmark = pytest.mark.integration
 

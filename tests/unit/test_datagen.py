@@ -1,9 +1,12 @@
 import pandas as pd
 
-from tasks.schemas import ChurnSchema, FutureSkillsSchema
+from tasks.schemas import schema_for
 from trainyard import datagen
-from trainyard.datasets import CHURN, FUTURE_SKILLS
+from trainyard.datasets import get_spec
 from trainyard.settings import PROJECT_ROOT
+
+CHURN, FUTURE_SKILLS = get_spec("churn"), get_spec("future_skills")
+ChurnSchema, FutureSkillsSchema = schema_for(CHURN), schema_for(FUTURE_SKILLS)
 
 
 def test_future_skills_shape_and_labels() -> None:

@@ -79,7 +79,9 @@ def test_out_of_range_names_rows(sandbox: Path) -> None:
 
 
 def test_a_flag_outside_0_and_1_names_its_column_and_rows(sandbox: Path) -> None:
-    from trainyard.datasets import CHURN
+    from trainyard.datasets import get_spec
+
+    CHURN = get_spec("churn")
 
     flag = CHURN.flags[0]
     frame = datagen.churn(rows=200, seed=2)
@@ -118,7 +120,7 @@ def test_empty_file_is_refused(sandbox: Path) -> None:
 
 def test_unknown_table_is_refused(sandbox: Path) -> None:
     name = _write(sandbox, "other.csv", pd.DataFrame({"a": [1, 2], "b": [3, 4]}))
-    with pytest.raises(DatasetError, match="none of the known target columns"):
+    with pytest.raises(DatasetError, match="none of the registered datasets' target columns"):
         load_dataset.fn(name)
 
 

@@ -8,12 +8,14 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from trainyard import datagen
-from trainyard.datasets import FUTURE_SKILLS
+from trainyard.datasets import get_spec
 from trainyard.errors import ArtifactError
 from trainyard.families import get_family
 from trainyard.model_store import load_model, save_model
 from trainyard.params import ModelType
 from trainyard.preprocessing import build_preprocessor
+
+FUTURE_SKILLS = get_spec("future_skills")
 
 
 def _fitted(model_type: ModelType) -> tuple[Pipeline, object, object]:

@@ -19,16 +19,17 @@ logger = logging.getLogger("trainyard.warm")
 
 
 def _pandera() -> None:
-    from tasks.schemas import SCHEMAS
+    from tasks.schemas import schema_for
     from trainyard import datagen
+    from trainyard.datasets import dataset_specs
 
     samples = {"churn": datagen.churn(rows=40, seed=1), "future_skills": datagen.future_skills(seed=1).head(40)}
-    for kind, schema in SCHEMAS.items():
-        sample = samples.get(kind)
+    for name, spec in dataset_specs().items():  # every registered spec's schema, built before the fork
+        sample = samples.get(name)
         if sample is not None:
-            schema.validate(sample, lazy=True, inplace=True)
+            schema_for(spec).validate(sample, lazy=True, inplace=True)
         else:
-            schema.to_schema()
+            schema_for(spec).to_schema()
 
 
 def _matplotlib() -> None:

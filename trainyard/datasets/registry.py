@@ -1,0 +1,92 @@
+"""Where dataset specs live: the built-in tables' files in ``<repo>/datasets``, and every spec a team
+registers in ``TRAINYARD_DATASETS_DIR`` (the same folder by default). One ``<name>.yaml`` each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trainyard.datasets.spec import DatasetSpec, parse
+from trainyard.errors import DatasetError
+from trainyard.settings import PROJECT_ROOT, get_settings
+
+BUILTIN_DIR = PROJECT_ROOT / "datasets"
+BUILTIN = ("future_skills", "churn")
+_parsed: dict[tuple[str, int, int], DatasetSpec] = {}  # by (path, mtime, size): an edited file is read again
+
+
+class UnknownDataset(DatasetError):
+    """No spec of that name; the message names the registered ones."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown dataset {name!r}: one of {', '.join(dataset_specs())}")
+        self.name = name
+
+
+def spec_dirs() -> list[Path]:
+    """The folders searched, the registered datasets' first."""
+    registered = get_settings().datasets_dir
+    return [registered] + ([BUILTIN_DIR] if registered.resolve() != BUILTIN_DIR.resolve() else [])
+
+
+def spec_path(name: str) -> Path:
+    """Where the spec ``name`` is written when it is registered."""
+    return get_settings().datasets_dir / f"{name}.yaml"
+
+
+def _read(path: Path) -> DatasetSpec:
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _parsed:
+        spec = parse(path.read_text(), source=str(path))
+        if spec.kind != path.stem:
+            raise DatasetError(f"{path} holds the spec {spec.kind!r}: a spec's file is named after it")
+        _parsed[key] = DatasetSpec(**{**spec.__dict__, "source": path})
+    return _parsed[key]
+
+
+def dataset_specs() -> dict[str, DatasetSpec]:
+    """Every spec by name (a registered one shadows no built-in: names are unique across folders)."""
+    found: dict[str, DatasetSpec] = {}
+    for folder in spec_dirs():
+        for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+            found.setdefault(path.stem, _read(path))
+    return found
+
+
+def get_spec(name: str) -> DatasetSpec:
+    for folder in spec_dirs():
+        path = folder / f"{name}.yaml"
+        if path.is_file():
+            return _read(path)
+    raise UnknownDataset(name)
+
+
+def detect_spec(columns: list[str]) -> DatasetSpec | None:
+    """The spec of a table given its header: the one with exactly these columns, else the first whose
+    target it has (so validation can name what is missing or extra)."""
+    specs = list(dataset_specs().values())
+    present = set(columns)
+    exact = [spec for spec in specs if set(spec.all_columns) == present]
+    if exact:
+        return exact[0]
+    return next((spec for spec in specs if spec.target in present), None)
+
+
+def resolve_request(requested: str) -> tuple[Path, DatasetSpec | None]:
+    """What a run's ``dataset`` names: a registered dataset (its file, and its spec), or a file inside the
+    data roots (its spec is then told from its header when it is read)."""
+    from trainyard.dataset_files import resolve_dataset_path
+
+    settings = get_settings()
+    if "/" not in requested and "." not in requested:
+        spec = get_spec(requested)
+        return resolve_dataset_path(spec.default_file, settings.data_roots, settings.max_dataset_bytes), spec
+    return resolve_dataset_path(requested, settings.data_roots, settings.max_dataset_bytes), None
+
+
+def specs_fingerprint() -> str:
+    """One digest of every spec file: in the load step's cache key, so an edited spec reloads."""
+    import hashlib
+
+    joined = "|".join(f"{name}:{spec.sha256}" for name, spec in sorted(dataset_specs().items()))
+    return hashlib.sha256(joined.encode()).hexdigest()

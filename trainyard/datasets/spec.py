@@ -1,0 +1,182 @@
+"""A dataset spec: the columns, types, ranges and target of one table, read from a reviewable YAML file.
+
+```yaml
+name: churn
+file: churn.csv                 # the table, inside a data root
+task: classification
+target: churn
+classes: [0, 1]
+primary_metric: f1_macro        # what the champion gate compares
+columns:                        # every column but the target, in the table's order
+  customer: {type: id}
+  revenue: {type: float, min: -100, max: 10000, nullable: true}
+  months: {type: int, min: 0, max: 120}
+  children: {type: flag}        # 0/1
+  job_role_name: {type: category}
+```
+
+The file is the pandera schema's single source (``tasks/schemas.py`` builds the schema from it). A
+file that does not parse, or holds a key that is not allowed, is refused naming its line and key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from trainyard.errors import DatasetError
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+METRICS = ("accuracy", "precision", "recall", "f1_score", "f1_macro", "roc_auc")
+
+
+class SpecFileError(DatasetError):
+    """A spec file that does not parse or does not describe a table; the message names line and key."""
+
+
+class ColumnSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["id", "category", "float", "int", "flag"]
+    min: int | float | None = None
+    max: int | float | None = None
+    nullable: bool = False
+
+
+class SpecFile(BaseModel):
+    """What a spec file holds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN)
+    file: str = Field(min_length=1, max_length=1024)
+    task: Literal["classification"] = "classification"
+    target: str = Field(min_length=1)
+    classes: list[str] | list[int] = Field(min_length=2)
+    primary_metric: Literal[METRICS] = "f1_macro"  # type: ignore[valid-type]
+    columns: dict[str, ColumnSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _target_is_not_a_column(self) -> SpecFile:
+        if self.target in self.columns:
+            raise ValueError(f"the target {self.target!r} is listed under columns; list the features only")
+        return self
+
+
+@dataclass(frozen=True)
+class NumericColumn:
+    name: str
+    min: float | None = None
+    max: float | None = None
+    integer: bool = False
+    nullable: bool = False
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A parsed spec, as the steps use it (column groups in the table's order)."""
+
+    kind: str  # the dataset's name
+    target: str
+    id_columns: tuple[str, ...]
+    categorical: tuple[str, ...]
+    numeric: tuple[NumericColumn, ...]
+    flags: tuple[str, ...] = ()
+    target_values: tuple[str, ...] | tuple[int, ...] = ()
+    default_file: str = ""
+    primary_metric: str = "f1_macro"
+    sha256: str = ""  # of the spec file's text: in cache keys and every model's lineage
+    source: Path | None = field(default=None, compare=False)
+
+    @property
+    def feature_columns(self) -> list[str]:
+        return [*self.categorical, *(c.name for c in self.numeric), *self.flags]
+
+    @property
+    def all_columns(self) -> list[str]:
+        return [*self.id_columns, *self.feature_columns, self.target]
+
+
+def from_file_model(parsed: SpecFile, sha256: str = "", source: Path | None = None) -> DatasetSpec:
+    def of(kind: str) -> tuple[str, ...]:
+        return tuple(name for name, column in parsed.columns.items() if column.type == kind)
+
+    numeric = tuple(
+        NumericColumn(name, column.min, column.max, integer=column.type == "int", nullable=column.nullable)
+        for name, column in parsed.columns.items() if column.type in ("float", "int")
+    )  # fmt: skip
+    return DatasetSpec(kind=parsed.name, target=parsed.target, id_columns=of("id"), categorical=of("category"),
+                       numeric=numeric, flags=of("flag"), target_values=tuple(parsed.classes),
+                       default_file=parsed.file, primary_metric=parsed.primary_metric, sha256=sha256,
+                       source=source)  # fmt: skip
+
+
+def to_file_model(spec: DatasetSpec, order: list[str] | None = None) -> SpecFile:
+    """The file form of ``spec``; ``order``: the table's column order (default: the spec's groups)."""
+    columns: dict[str, ColumnSpec] = {name: ColumnSpec(type="id") for name in spec.id_columns}
+    columns |= {name: ColumnSpec(type="category") for name in spec.categorical}
+    columns |= {c.name: ColumnSpec(type="int" if c.integer else "float", min=c.min, max=c.max, nullable=c.nullable)
+                for c in spec.numeric}  # fmt: skip
+    columns |= {name: ColumnSpec(type="flag") for name in spec.flags}
+    if order:
+        columns = {name: columns[name] for name in order if name in columns}
+    return SpecFile(name=spec.kind, file=spec.default_file, target=spec.target, classes=list(spec.target_values),
+                    primary_metric=spec.primary_metric, columns=columns)  # type: ignore[arg-type]
+
+
+def dump(parsed: SpecFile) -> str:
+    """The YAML text of a spec file: one line per column, defaults left out."""
+    text = yaml.safe_dump(parsed.model_dump(exclude={"columns"}), sort_keys=False, default_flow_style=None, width=120)
+    lines = ["columns:"]
+    for name, column in parsed.columns.items():
+        fields = {"type": column.type, **column.model_dump(exclude_defaults=True, exclude={"type"})}
+        body = ", ".join(f"{key}: {_scalar(value)}" for key, value in fields.items())
+        lines.append(f"  {_scalar(name)}: {{{body}}}")
+    return text + "\n".join(lines) + "\n"
+
+
+def _scalar(value: Any) -> str:
+    """One YAML scalar, inline (a name that YAML would read as a number or a boolean comes quoted)."""
+    return yaml.safe_dump(value, default_flow_style=True).removesuffix("\n...\n").strip()
+
+
+def parse(text: str, source: str = "<spec>") -> DatasetSpec:
+    """Parse a spec file's text; SpecFileError naming the line and key of the first problems."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise SpecFileError(f"{source} does not parse as YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(raw, dict):
+        raise SpecFileError(f"{source}: a spec file is a mapping (name, file, target, classes, columns)")
+    try:
+        parsed = SpecFile.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_url=False)[:10]:
+            loc = [str(part) for part in error["loc"]]
+            line = _line_of(text, loc)
+            where = f"line {line}, " if line else ""
+            lines.append(f"  - {where}key {'.'.join(loc) or '(top)'}: {error['msg']}")
+        raise SpecFileError(f"{source} is not a valid dataset spec:\n" + "\n".join(lines)) from None
+    return from_file_model(parsed, hashlib.sha256(text.encode()).hexdigest())
+
+
+def _line_of(text: str, loc: list[str]) -> int | None:
+    """The 1-based line of the deepest key of ``loc`` that the YAML text has."""
+    node = yaml.compose(text)
+    line = None
+    for part in loc:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        match = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == part), None)
+        if match is None:
+            break
+        line, node = match[0].start_mark.line + 1, match[1]
+    return line
