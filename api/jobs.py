@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from api.gateway import TERMINAL, JobView, PrefectGateway
 from api.schemas import JOB_TYPES, ChampionPublic
-from trainyard.dataset_files import file_sha256, resolve_dataset_path
+from trainyard.dataset_files import file_sha256
+from trainyard.datasets.registry import resolve_request
 from trainyard.errors import DatasetError
 from trainyard.lineage import training_signature
 from trainyard.params import PARAMS_BY_TYPE, ModelType, TrainAllParams, TrainingParams
@@ -26,7 +27,6 @@ from trainyard.registry.runs import (
     set_outcome,
     update_run,
 )
-from trainyard.settings import get_settings
 from trainyard.states import RunStatus, run_status
 
 
@@ -68,10 +68,11 @@ def _as_written(error_loc: tuple[Any, ...], written: dict[str, str]) -> tuple[An
 
 
 def dataset_sha256(requested: str) -> str:
-    """Resolve a requested dataset inside the data roots (400 if it is not allowed) and hash it."""
-    settings = get_settings()
+    """Resolve a requested dataset, a registered name or a file inside the data roots (refused naming the
+    ``dataset`` field otherwise: an unknown name lists the registered ones), and hash its file."""
     try:
-        return file_sha256(resolve_dataset_path(requested, settings.data_roots, settings.max_dataset_bytes))
+        path, _ = resolve_request(requested)
+        return file_sha256(path)
     except DatasetError as exc:
         raise RequestValidationError(
             [{"type": "value_error", "loc": ("body", "dataset"), "msg": str(exc), "input": requested}]

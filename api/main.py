@@ -19,7 +19,7 @@ from api import reconciler
 from api.deps import PrincipalCache
 from api.gateway import IdempotencyConflict, PrefectGateway, PrefectUnavailable, ViewCache
 from api.limits import BodySizeLimit, bounded_errors
-from api.routers import auth, jobs, training
+from api.routers import auth, datasets, jobs, training
 from trainyard.registry.db import get_engine
 from trainyard.settings import get_settings
 
@@ -98,7 +98,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(PrefectUnavailable, _prefect_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(IdempotencyConflict, _idempotency_conflict)  # type: ignore[arg-type]
-    for router in (auth.router, jobs.router, training.router):
+    for router in (auth.router, jobs.router, training.router, datasets.router):
         app.include_router(router)
     return app
 

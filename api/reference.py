@@ -108,6 +108,30 @@ EXAMPLES: dict[tuple[str, str], tuple[str, str, Any]] = {
         f"curl -s -X DELETE localhost:8000/train/job/5c1d… {AUTH}",
         {"message": "Job 5c1d… cancelled successfully", "job_id": "5c1d…", "status": "cancelling"},
     ),
+    ("GET", "/datasets"): (
+        "admin, hr_staff, manager",
+        f"curl -s localhost:8000/datasets {AUTH}",
+        {
+            "datasets": [
+                {
+                    "name": "attrition",
+                    "file": "attrition.csv",
+                    "task": "classification",
+                    "target": "attrition_risk",
+                    "classes": ["HIGH", "LOW"],
+                    "primary_metric": "f1_macro",
+                    "spec_sha256": "9a0e…",
+                    "builtin": False,
+                    "columns": {
+                        "employee_id": {"type": "id", "min": None, "max": None, "nullable": False},
+                        "department": {"type": "category", "min": None, "max": None, "nullable": False},
+                        "tenure_years": {"type": "float", "min": 0.0, "max": 22.2, "nullable": False},
+                    },
+                }
+            ],
+            "count": 1,
+        },
+    ),
     ("GET", "/train/models/available"): (
         "admin, hr_staff, manager",
         f"curl -s localhost:8000/train/models/available {AUTH}",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -255,3 +255,30 @@ class TrainRunOutcome(BaseModel):
     metrics: TrainRunMetrics | None = None
     error: str | None = None
     job_id: str | None = None
+
+
+# --- datasets ---
+
+
+class ColumnPublic(BaseModel):
+    type: Literal["id", "category", "float", "int", "flag"]
+    min: float | None = None
+    max: float | None = None
+    nullable: bool = False
+
+
+class DatasetPublic(BaseModel):
+    name: str
+    file: str
+    task: Literal["classification"]
+    target: str
+    classes: list[str] | list[int]
+    primary_metric: str
+    spec_sha256: str
+    builtin: bool
+    columns: dict[str, ColumnPublic]
+
+
+class DatasetsPublic(BaseModel):
+    datasets: list[DatasetPublic]
+    count: int

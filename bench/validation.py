@@ -34,7 +34,7 @@ def main() -> None:
     CHURN = get_spec("churn")
 
     frame = churn(rows=args.rows, seed=7)
-    ours = schema_for(CHURN).to_schema()
+    ours = schema_for(CHURN)
     isin = ours.update_columns({name: {"checks": [pa.Check.isin([0, 1])]} for name in CHURN.flags})
     variants = {"ours (flags in_range 0..1)": ours, "flags isin([0, 1])": isin}
     times: dict[str, list[float]] = {name: [] for name in variants}

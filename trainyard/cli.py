@@ -10,6 +10,7 @@ import typer
 
 from trainyard import datagen
 from trainyard.cli_cluster import image_app, pools_app
+from trainyard.cli_datasets import datasets_app
 from trainyard.cli_models import models_app
 from trainyard.cli_users import tokens_app, users_app
 from trainyard.params import PARAMS_BY_TYPE, ModelType
@@ -19,6 +20,7 @@ app = typer.Typer(help="trainyard: model training as Prefect flows.", no_args_is
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(models_app, name="models")
+app.add_typer(datasets_app, name="datasets")
 app.add_typer(image_app, name="image")
 app.add_typer(pools_app, name="pools")
 logger = logging.getLogger("trainyard")

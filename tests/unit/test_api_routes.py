@@ -4,7 +4,7 @@ from fastapi.routing import APIRoute
 
 from api.deps import Allow
 from api.main import create_app
-from api.routers import auth, jobs, training
+from api.routers import auth, datasets, jobs, training
 from api.routers.auth import PUBLIC_PATHS
 
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
@@ -15,7 +15,7 @@ def _rules(route: APIRoute) -> list[Allow]:
 
 
 def test_every_route_has_an_auth_rule_or_is_public() -> None:
-    routes = [r for router in (auth.router, jobs.router, training.router) for r in router.routes]
+    routes = [r for router in (auth.router, jobs.router, training.router, datasets.router) for r in router.routes]
     assert routes
     for route in routes:
         assert isinstance(route, APIRoute)
@@ -23,7 +23,7 @@ def test_every_route_has_an_auth_rule_or_is_public() -> None:
 
 
 def test_no_route_escapes_the_guarded_routers() -> None:
-    guarded = {r.path for router in (auth.router, jobs.router, training.router) for r in router.routes}
+    guarded = {r.path for router in (auth.router, jobs.router, training.router, datasets.router) for r in router.routes}
     served = set(create_app().openapi()["paths"])
     assert served <= guarded | DOCS
 

@@ -87,6 +87,7 @@ class DatasetSpec:
     categorical: tuple[str, ...]
     numeric: tuple[NumericColumn, ...]
     flags: tuple[str, ...] = ()
+    nullable_categories: tuple[str, ...] = ()
     target_values: tuple[str, ...] | tuple[int, ...] = ()
     default_file: str = ""
     primary_metric: str = "f1_macro"
@@ -110,16 +111,18 @@ def from_file_model(parsed: SpecFile, sha256: str = "", source: Path | None = No
         NumericColumn(name, column.min, column.max, integer=column.type == "int", nullable=column.nullable)
         for name, column in parsed.columns.items() if column.type in ("float", "int")
     )  # fmt: skip
+    nullable = tuple(name for name, column in parsed.columns.items() if column.type == "category" and column.nullable)
     return DatasetSpec(kind=parsed.name, target=parsed.target, id_columns=of("id"), categorical=of("category"),
-                       numeric=numeric, flags=of("flag"), target_values=tuple(parsed.classes),
-                       default_file=parsed.file, primary_metric=parsed.primary_metric, sha256=sha256,
-                       source=source)  # fmt: skip
+                       numeric=numeric, flags=of("flag"), nullable_categories=nullable,
+                       target_values=tuple(parsed.classes), default_file=parsed.file,
+                       primary_metric=parsed.primary_metric, sha256=sha256, source=source)  # fmt: skip
 
 
 def to_file_model(spec: DatasetSpec, order: list[str] | None = None) -> SpecFile:
     """The file form of ``spec``; ``order``: the table's column order (default: the spec's groups)."""
     columns: dict[str, ColumnSpec] = {name: ColumnSpec(type="id") for name in spec.id_columns}
-    columns |= {name: ColumnSpec(type="category") for name in spec.categorical}
+    columns |= {name: ColumnSpec(type="category", nullable=name in spec.nullable_categories)
+                for name in spec.categorical}  # fmt: skip
     columns |= {c.name: ColumnSpec(type="int" if c.integer else "float", min=c.min, max=c.max, nullable=c.nullable)
                 for c in spec.numeric}  # fmt: skip
     columns |= {name: ColumnSpec(type="flag") for name in spec.flags}

@@ -29,7 +29,7 @@ def _pandera() -> None:
         if sample is not None:
             schema_for(spec).validate(sample, lazy=True, inplace=True)
         else:
-            schema_for(spec).to_schema()
+            schema_for(spec)
 
 
 def _matplotlib() -> None:

@@ -1,0 +1,87 @@
+"""Dataset specs: reviewable YAML files, inferred from a table, refused with the line and key named."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tasks.schemas import schema_for
+from trainyard.datasets import SpecFileError, dataset_specs, get_spec
+from trainyard.datasets.infer import infer_spec
+from trainyard.datasets.spec import dump, parse
+from trainyard.errors import DatasetError
+
+
+def _unseen_table(rows: int = 300) -> pd.DataFrame:
+    """A table of names and types the project never saw in development."""
+    rng = np.random.default_rng(11)
+    frame = pd.DataFrame({
+        "badge_uuid": [f"b-{i:05d}" for i in range(rows)],
+        "site": rng.choice(["Lyon", "Porto", "Gdansk"], rows),
+        "shift_hours": np.round(rng.uniform(4, 12, rows), 1),
+        "overtime": rng.integers(0, 2, rows),
+        "incidents": rng.integers(0, 9, rows),
+        "sensor_drift": np.where(rng.random(rows) < 0.15, np.nan, rng.normal(0, 1, rows)),
+    })  # fmt: skip
+    frame["needs_review"] = np.where(frame.incidents + rng.normal(0, 1, rows) > 4, "yes", "no")
+    return frame
+
+
+def test_the_built_in_tables_are_two_spec_files() -> None:
+    assert {"future_skills", "churn"} <= set(dataset_specs())
+    churn, skills = get_spec("churn"), get_spec("future_skills")
+    assert churn.id_columns == ("customer",) and len(churn.flags) == 38 and churn.target_values == (0, 1)
+    assert skills.target_values == ("LOW", "MEDIUM", "HIGH") and len(skills.categorical) == 4
+    assert churn.source is not None and churn.source.name == "churn.yaml" and len(churn.sha256) == 64
+
+
+def test_a_spec_inferred_from_an_unseen_table_round_trips_and_accepts_the_table() -> None:
+    frame = _unseen_table()
+    text = dump(infer_spec(frame, "shifts", "shifts.csv", "needs_review", margin=0.1))
+    spec = parse(text)
+    assert spec.id_columns == ("badge_uuid",) and spec.categorical == ("site",) and spec.flags == ("overtime",)
+    numeric = {c.name: c for c in spec.numeric}
+    assert numeric["incidents"].integer and numeric["incidents"].min == 0 and numeric["incidents"].max >= 8
+    assert numeric["shift_hours"].min < frame.shift_hours.min() and numeric["shift_hours"].max > frame.shift_hours.max()
+    assert numeric["sensor_drift"].nullable and not numeric["shift_hours"].nullable
+    assert spec.target_values == ("no", "yes")
+    schema_for(spec).validate(frame.copy(), lazy=True)
+    assert parse(dump(infer_spec(frame, "shifts", "shifts.csv", "needs_review"))).sha256 == spec.sha256
+
+
+@pytest.mark.parametrize(
+    ("target", "change", "message"),
+    [
+        ("no_such_column", None, "target column 'no_such_column' is not in the table; its columns: badge_uuid"),
+        ("needs_review", lambda f: f.assign(needs_review="yes"), "has a single class ('yes')"),
+        ("sensor_drift", None, "looks continuous"),
+    ],
+)
+def test_a_table_that_cannot_be_a_dataset_is_refused_saying_why(target: str, change, message: str) -> None:
+    frame = _unseen_table() if change is None else change(_unseen_table())
+    with pytest.raises(DatasetError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        infer_spec(frame, "shifts", "shifts.csv", target)
+
+
+def test_a_spec_file_that_does_not_parse_names_its_line() -> None:
+    with pytest.raises(SpecFileError, match=r"does not parse as YAML at line 3, column \d+"):
+        parse("name: x\nfile: x.csv\n\tcolumns: {}\n", source="x.yaml")
+
+
+def test_a_wrong_key_is_named_with_its_line() -> None:
+    text = get_spec("future_skills").source.read_text().replace("trend_score: {type: float", "trend_score: {typ: float")
+    with pytest.raises(SpecFileError) as info:
+        parse(text, source="future_skills.yaml")
+    line = next(i for i, row in enumerate(text.splitlines(), start=1) if row.strip().startswith("trend_score:"))
+    assert f"line {line}, key columns.trend_score.typ: Extra inputs are not permitted" in str(info.value)
+
+
+def test_an_edited_spec_changes_its_hash_and_its_schema() -> None:
+    text = get_spec("future_skills").source.read_text()
+    edited = parse(text.replace("avg_salary_k: {type: float, min: 0.0, max: 1000.0}",
+                                "avg_salary_k: {type: float, min: 0.0, max: 50.0}"))  # fmt: skip
+    assert edited.sha256 != get_spec("future_skills").sha256
+    frame = pd.read_csv(get_spec("future_skills").source.parent.parent / "data" / "future_skills_dataset.csv")
+    with pytest.raises(Exception, match="avg_salary_k"):
+        schema_for(edited).validate(frame, lazy=True)

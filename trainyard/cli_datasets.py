@@ -1,0 +1,110 @@
+"""`trainyard datasets …`: register a table without writing Python, then review, list or remove its spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from trainyard.errors import DatasetError
+
+datasets_app = typer.Typer(help="Dataset specs: one reviewable YAML file per table.", no_args_is_help=True)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"trainyard datasets: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _relative_to_root(path: Path) -> str:
+    from trainyard.settings import get_settings
+
+    for root in get_settings().data_roots:
+        if path.is_relative_to(root.resolve()):
+            return str(path.relative_to(root.resolve()))
+    return str(path)
+
+
+@datasets_app.command("add")
+def add(
+    name: str = typer.Argument(..., help="The dataset's name (lower case, digits and _), as runs will refer to it."),
+    file: str = typer.Option(..., "--file", help="The CSV or Parquet table, inside a data root."),
+    target: str = typer.Option(..., "--target", help="The column to predict."),
+    margin: float = typer.Option(0.1, min=0, max=10, help="Widen each numeric range by this share of its span."),
+    force: bool = typer.Option(False, "--force", help="Replace a registered spec of the same name."),
+) -> None:
+    """Infer a spec from the table, write it as datasets/<name>.yaml (edit it by hand as you like) and print it."""
+    import re
+
+    from tasks.schemas import schema_for
+    from trainyard.dataset_files import read_table, resolve_dataset_path
+    from trainyard.datasets.infer import infer_spec
+    from trainyard.datasets.registry import BUILTIN, get_spec, spec_path
+    from trainyard.datasets.spec import NAME_PATTERN, dump, parse
+    from trainyard.settings import get_settings
+
+    if not re.match(NAME_PATTERN, name):
+        _fail(f"dataset name {name!r} must be lower case letters, digits and _, starting with a letter (≤ 64)")
+    if name in BUILTIN:
+        _fail(f"{name!r} is a built-in dataset; pick another name")
+    destination = spec_path(name)
+    try:
+        get_spec(name)
+        exists = True
+    except DatasetError:
+        exists = False
+    if exists and not (force and destination.is_file()):
+        _fail(f"a dataset named {name!r} is registered already ({destination}); --force replaces it")
+    settings = get_settings()
+    try:
+        path = resolve_dataset_path(file, settings.data_roots, settings.max_dataset_bytes)
+        frame = read_table(path)
+        text = dump(infer_spec(frame, name, _relative_to_root(path), target, margin))
+        spec = parse(text, source=str(destination))
+        schema_for(spec).validate(frame.copy(), lazy=True)  # the table passes its own spec
+    except DatasetError as exc:
+        _fail(str(exc))
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    destination.write_text(text)
+    typer.echo(f"# {destination}\n{text}")
+    typer.echo(f"registered {name!r}: {len(frame)} rows, {len(spec.feature_columns)} features, classes "
+               f"{list(spec.target_values)}. Train it with {{\"dataset\": \"{name}\"}} (POST /train/{{model_type}}).")
+
+
+@datasets_app.command("show")
+def show(name: str = typer.Argument(...)) -> None:
+    """Print a dataset's spec file."""
+    from trainyard.datasets import get_spec
+
+    try:
+        spec = get_spec(name)
+    except DatasetError as exc:
+        _fail(str(exc))
+    assert spec.source is not None
+    typer.echo(f"# {spec.source}\n{spec.source.read_text()}")
+
+
+@datasets_app.command("list")
+def list_() -> None:
+    """Every dataset: name, file, target and classes, feature count, where its spec is."""
+    from trainyard.datasets import dataset_specs
+    from trainyard.datasets.registry import BUILTIN
+
+    for name, spec in dataset_specs().items():
+        where = "built-in" if name in BUILTIN else str(spec.source)
+        typer.echo(f"{name:<20} {spec.default_file:<32} target {spec.target} {list(spec.target_values)} "
+                   f"{len(spec.feature_columns)} features  {where}")  # fmt: skip
+
+
+@datasets_app.command("remove")
+def remove(name: str = typer.Argument(...)) -> None:
+    """Remove a registered dataset's spec (its table and the models trained on it stay)."""
+    from trainyard.datasets.registry import BUILTIN, spec_path
+
+    if name in BUILTIN:
+        _fail(f"{name!r} is a built-in dataset and cannot be removed")
+    path = spec_path(name)
+    if not path.is_file():
+        _fail(f"no registered dataset named {name!r} in {path.parent}")
+    path.unlink()
+    typer.echo(f"removed {path}")
