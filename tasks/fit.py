@@ -42,7 +42,7 @@ def fit_model(family_name: str, split: SplitRef, hyperparameters: BaseModel, ran
 
 def fit_task(family: ModelFamily) -> Any:
     """``fit_model`` as the family's own task (``fit-<family>`` on the run's page)."""
-    return fit_model.with_options(name=f"fit-{family.name}", task_run_name=f"fit-{family.name}")
+    return fit_model.with_options(name=f"fit-{family.name}")
 
 
 def fit_pipeline(family: ModelFamily, split: SplitRef, estimator: Any, device: str,

@@ -39,7 +39,8 @@ def persist_model(
     destination = get_store().location("models", str(model_type), record.model_version)
     dataset = split.dataset
     lineage = {
-        "dataset": {"path": dataset.path, "sha256": dataset.sha256, "rows": dataset.rows},
+        "dataset": {"path": dataset.path, "sha256": dataset.sha256, "rows": dataset.rows, "name": dataset.kind,
+                    "spec_sha256": dataset.spec_sha256},
         "training_run_id": record.training_run_id,
         "flow_run_id": record.flow_run_id,
         "model_version": record.model_version,

@@ -41,7 +41,8 @@ class TrainingParams(_Strict):
         "churn.csv",
         min_length=1,
         max_length=1024,
-        description="CSV or Parquet file, relative to a data root or absolute inside one.",
+        description="A registered dataset's name (GET /datasets, `trainyard datasets list`), or a CSV or Parquet "
+        "file relative to a data root or absolute inside one.",
     )
     test_split: float = Field(0.2, ge=0.1, le=0.5)
     random_state: int = Field(42, ge=0, le=2**32 - 1)

@@ -3,12 +3,18 @@ running one. Screenshots of each step are kept in artifacts/ui-tests/."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, sync_playwright
+from prefect import get_client
+from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 
 from tests.integration.conftest import Clients
 from tests.integration.helpers import (
@@ -20,6 +26,7 @@ from tests.integration.helpers import (
     wait_for_status,
 )
 from trainyard.processes import pid_alive
+from trainyard.registry.runs import get_run
 from trainyard.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
@@ -136,3 +143,38 @@ def test_artifacts_tab_renders_the_plots_and_the_progress(live_stack: Clients, p
     assert {alt for alt, width, height in rendered if width > 100 and height > 100} == {
         "Confusion matrix", "ROC curve", "Precision-recall curve", "Feature importances"}, rendered  # fmt: skip
     page.screenshot(path=str(SHOTS / "artifacts-4-plots.png"), full_page=True)
+
+
+def test_a_run_started_from_the_ui_form_trains_a_registered_dataset_by_name(live_stack: Clients, page: Page,
+                                                                              sandbox: Path) -> None:  # fmt: skip
+    """An operator registers a table, then starts a LightGBM run from its deployment's Run form in the UI
+    with the table's name typed into the Dataset field."""
+    from trainyard import datagen
+
+    datagen.future_skills(seed=9, noisy=True).to_csv(sandbox / "data" / "skills_q3.csv", index=False)
+    added = subprocess.run([str(Path(sys.executable).parent / "trainyard"), "datasets", "add", "skills_q3", "--file",
+                            "skills_q3.csv", "--target", "future_need_level"], env=os.environ, capture_output=True,
+                           text=True, timeout=120)  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name("train-lightgbm/lightgbm")
+    ui = live_stack.stack.prefect_api_url.removesuffix("/api")
+    page.goto(f"{ui}/deployments/deployment/{deployment.id}/run")
+    page.wait_for_load_state("networkidle")
+    page.locator("textarea").first.fill("skills_q3")  # the form's first field: params.dataset
+    page.screenshot(path=str(SHOTS / "own-data-1-run-form.png"), full_page=True)
+    page.get_by_role("button", name="Submit").click()
+    page.wait_for_url("**/deployments/deployment/**")
+    deadline = time.monotonic() + 30
+    runs: list = []
+    while not runs:
+        assert time.monotonic() < deadline, "the form created no run"
+        with get_client(sync_client=True) as client:
+            runs = [r for r in client.read_flow_runs(deployment_filter=DeploymentFilter(
+                id=DeploymentFilterId(any_=[deployment.id]))) if r.parameters["params"].get("dataset") == "skills_q3"]
+        time.sleep(0.5)
+    done = wait_for_status(live_stack.hr, str(runs[0].id), {"completed", "failed", "cancelled"})
+    assert done["status"] == "completed" and done["model_type"] == "lightgbm", done
+    assert Path(done["model_path"]).is_dir()
+    record = get_run(str(runs[0].id))
+    assert record is not None and record.dataset_path.endswith("skills_q3.csv"), record

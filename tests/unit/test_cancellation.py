@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from xgboost import XGBClassifier
 
+from tests.fits import assert_a_stop_request_ends
 from trainyard import cancellation
 from trainyard.families.neural_net import TorchMLPClassifier
 from trainyard.families.random_forest import fit_in_batches
@@ -53,23 +53,7 @@ def test_a_stop_request_ends_a_fit_in_another_thread_quickly(family: str, data: 
         "xgboost": lambda: XGBClassifier(n_estimators=100_000, callbacks=[round_callback()]).fit(X, y),
         "neural-net": lambda: TorchMLPClassifier(epochs=100_000, batch_size=64).fit(X, y),
     }[family]
-    outcome: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            fit()
-        except BaseException as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    time.sleep(1.0)
-    assert thread.is_alive(), "the fit must still be running when the stop arrives"
-    asked = time.monotonic()
-    cancellation.request_stop()
-    thread.join(timeout=10)
-    assert not thread.is_alive() and time.monotonic() - asked < 3
-    assert len(outcome) == 1 and isinstance(outcome[0], cancellation.TrainingStopped), outcome
+    assert_a_stop_request_ends(fit)
 
 
 _CANCELLED_PROCESS = """

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
+from tasks.load import load_dataset
 from tasks.schemas import schema_for
+from tests.fits import unseen_table
 from trainyard.datasets import SpecFileError, dataset_specs, get_spec
 from trainyard.datasets.infer import infer_spec
 from trainyard.datasets.spec import dump, parse
 from trainyard.errors import DatasetError
-
-
-def _unseen_table(rows: int = 300) -> pd.DataFrame:
-    """A table of names and types the project never saw in development."""
-    rng = np.random.default_rng(11)
-    frame = pd.DataFrame({
-        "badge_uuid": [f"b-{i:05d}" for i in range(rows)],
-        "site": rng.choice(["Lyon", "Porto", "Gdansk"], rows),
-        "shift_hours": np.round(rng.uniform(4, 12, rows), 1),
-        "overtime": rng.integers(0, 2, rows),
-        "incidents": rng.integers(0, 9, rows),
-        "sensor_drift": np.where(rng.random(rows) < 0.15, np.nan, rng.normal(0, 1, rows)),
-    })  # fmt: skip
-    frame["needs_review"] = np.where(frame.incidents + rng.normal(0, 1, rows) > 4, "yes", "no")
-    return frame
 
 
 def test_the_built_in_tables_are_two_spec_files() -> None:
@@ -37,7 +25,7 @@ def test_the_built_in_tables_are_two_spec_files() -> None:
 
 
 def test_a_spec_inferred_from_an_unseen_table_round_trips_and_accepts_the_table() -> None:
-    frame = _unseen_table()
+    frame = unseen_table()
     text = dump(infer_spec(frame, "shifts", "shifts.csv", "needs_review", margin=0.1))
     spec = parse(text)
     assert spec.id_columns == ("badge_uuid",) and spec.categorical == ("site",) and spec.flags == ("overtime",)
@@ -59,7 +47,7 @@ def test_a_spec_inferred_from_an_unseen_table_round_trips_and_accepts_the_table(
     ],
 )
 def test_a_table_that_cannot_be_a_dataset_is_refused_saying_why(target: str, change, message: str) -> None:
-    frame = _unseen_table() if change is None else change(_unseen_table())
+    frame = unseen_table() if change is None else change(unseen_table())
     with pytest.raises(DatasetError, match=message.replace("(", r"\(").replace(")", r"\)")):
         infer_spec(frame, "shifts", "shifts.csv", target)
 
@@ -85,3 +73,15 @@ def test_an_edited_spec_changes_its_hash_and_its_schema() -> None:
     frame = pd.read_csv(get_spec("future_skills").source.parent.parent / "data" / "future_skills_dataset.csv")
     with pytest.raises(Exception, match="avg_salary_k"):
         schema_for(edited).validate(frame, lazy=True)
+
+
+def test_a_registered_variant_of_a_built_in_table_never_takes_over_its_files(sandbox: Path) -> None:
+    text = get_spec("future_skills").source.read_text().replace("name: future_skills", "name: skills_variant")
+    variant = sandbox / "datasets" / "skills_variant.yaml"
+    variant.write_text(text.replace("file: future_skills_dataset.csv", "file: future_skills_dataset_noisy.csv"))
+    try:
+        assert load_dataset.fn("future_skills_dataset.csv").kind == "future_skills"  # the built-in's own file
+        assert load_dataset.fn("future_skills_dataset_noisy.csv").kind == "skills_variant"  # the variant's file
+        assert load_dataset.fn("skills_variant").kind == "skills_variant"  # by name
+    finally:
+        variant.unlink()

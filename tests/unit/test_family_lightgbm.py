@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.fits import assert_a_stop_request_ends
 from tests.unit.test_model_store import _fitted  # its round trip (predictions) is tested there, per family
 from trainyard import cancellation
 from trainyard.families import get_family
@@ -26,23 +26,7 @@ def test_a_stop_request_ends_a_lightgbm_fit_in_another_thread_quickly() -> None:
     y = (X[:, 0] + rng.normal(scale=0.5, size=len(X)) > 0).astype(int)
     family = get_family("lightgbm")
     estimator = family.build(family.hyperparameters(n_estimators=10_000, learning_rate=0.01).model_dump(), 0, "cpu")
-    outcome: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            estimator.fit(X, y)
-        except BaseException as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    time.sleep(1.0)
-    assert thread.is_alive(), "the fit must still be running when the stop arrives"
-    asked = time.monotonic()
-    cancellation.request_stop()
-    thread.join(timeout=10)
-    assert not thread.is_alive() and time.monotonic() - asked < 3
-    assert len(outcome) == 1 and isinstance(outcome[0], cancellation.TrainingStopped), outcome
+    assert_a_stop_request_ends(lambda: estimator.fit(X, y))
 
 
 def test_its_model_file_is_lightgbm_text_not_a_pickle(tmp_path: Path) -> None:

@@ -63,8 +63,9 @@ def get_spec(name: str) -> DatasetSpec:
 
 def detect_spec(columns: list[str]) -> DatasetSpec | None:
     """The spec of a table given its header: the one with exactly these columns, else the first whose
-    target it has (so validation can name what is missing or extra)."""
-    specs = list(dataset_specs().values())
+    target it has (so validation can name what is missing or extra); the built-in tables' specs first,
+    so a registered variant of a built-in table never takes over the built-in's files."""
+    specs = sorted(dataset_specs().values(), key=lambda spec: spec.kind not in BUILTIN)
     present = set(columns)
     exact = [spec for spec in specs if set(spec.all_columns) == present]
     if exact:
@@ -81,7 +82,22 @@ def resolve_request(requested: str) -> tuple[Path, DatasetSpec | None]:
     if "/" not in requested and "." not in requested:
         spec = get_spec(requested)
         return resolve_dataset_path(spec.default_file, settings.data_roots, settings.max_dataset_bytes), spec
-    return resolve_dataset_path(requested, settings.data_roots, settings.max_dataset_bytes), None
+    path = resolve_dataset_path(requested, settings.data_roots, settings.max_dataset_bytes)
+    return path, _spec_of_file(path)
+
+
+def _spec_of_file(path: Path) -> DatasetSpec | None:
+    """The spec whose own table ``path`` is (its ``file``), if any: the built-ins first."""
+    from trainyard.dataset_files import resolve_dataset_path
+
+    settings = get_settings()
+    for spec in sorted(dataset_specs().values(), key=lambda spec: spec.kind not in BUILTIN):
+        try:
+            if resolve_dataset_path(spec.default_file, settings.data_roots, settings.max_dataset_bytes) == path:
+                return spec
+        except DatasetError:
+            continue
+    return None
 
 
 def specs_fingerprint() -> str:
