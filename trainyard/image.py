@@ -18,13 +18,15 @@ from pathlib import Path
 
 from trainyard.settings import PROJECT_ROOT
 
-BASE_TAG = "trainyard-base:bookworm"
+# The tag names the package set: a machine holding an older base builds this one afresh.
+BASE_TAG = "trainyard-base:bookworm-gomp"
 IMAGE_TAG = "trainyard:latest"
 DEBIAN_SUITE = "bookworm"  # its python3 is 3.11, the release the project and the torch wheel are built for
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
-BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
+# libgomp1: LightGBM links the system OpenMP runtime (XGBoost and torch bring their own).
+BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates", "libgomp1")
 TORCH_WHEEL_DIRS = (Path("/opt/wheels"),)
-CODE = ("trainyard", "tasks", "flows", "deployments", "data")
+CODE = ("trainyard", "tasks", "flows", "deployments", "data", "datasets")
 logger = logging.getLogger(__name__)
 
 
