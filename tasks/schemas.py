@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import pandera.pandas as pa
 
 from trainyard.datasets import DatasetSpec
-
-_built: dict[tuple[str, str], pa.DataFrameSchema] = {}
 
 
 def _range(low: float | None, high: float | None) -> list[pa.Check]:
@@ -29,9 +29,7 @@ def _schema(spec: DatasetSpec) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, strict=True, coerce=True, ordered=False, name=spec.kind)
 
 
+@lru_cache(maxsize=64)
 def schema_for(spec: DatasetSpec) -> pa.DataFrameSchema:
-    """The spec's schema, built once per spec file content."""
-    key = (spec.kind, spec.sha256)
-    if key not in _built:
-        _built[key] = _schema(spec)
-    return _built[key]
+    """The spec's schema, built once per spec (specs are frozen: an edited file is another spec)."""
+    return _schema(spec)

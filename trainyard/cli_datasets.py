@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
@@ -34,7 +35,6 @@ def add(
     force: bool = typer.Option(False, "--force", help="Replace a registered spec of the same name."),
 ) -> None:
     """Infer a spec from the table, write it as datasets/<name>.yaml (edit it by hand as you like) and print it."""
-    import re
 
     from tasks.schemas import schema_for
     from trainyard.dataset_files import read_table, resolve_dataset_path

@@ -3,6 +3,8 @@ registers in ``TRAINYARD_DATASETS_DIR`` (the same folder by default). One ``<nam
 
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 
 from trainyard.datasets.spec import DatasetSpec, parse
@@ -11,7 +13,6 @@ from trainyard.settings import PROJECT_ROOT, get_settings
 
 BUILTIN_DIR = PROJECT_ROOT / "datasets"
 BUILTIN = ("future_skills", "churn")
-_parsed: dict[tuple[str, int, int], DatasetSpec] = {}  # by (path, mtime, size): an edited file is read again
 
 
 class UnknownDataset(DatasetError):
@@ -35,13 +36,15 @@ def spec_path(name: str) -> Path:
 
 def _read(path: Path) -> DatasetSpec:
     stat = path.stat()
-    key = (str(path), stat.st_mtime_ns, stat.st_size)
-    if key not in _parsed:
-        spec = parse(path.read_text(), source=str(path))
-        if spec.kind != path.stem:
-            raise DatasetError(f"{path} holds the spec {spec.kind!r}: a spec's file is named after it")
-        _parsed[key] = DatasetSpec(**{**spec.__dict__, "source": path})
-    return _parsed[key]
+    return _parsed(path, stat.st_mtime_ns, stat.st_size)  # an edited file is read again
+
+
+@lru_cache(maxsize=256)
+def _parsed(path: Path, _mtime_ns: int, _size: int) -> DatasetSpec:
+    spec = parse(path.read_text(), source=str(path))
+    if spec.kind != path.stem:
+        raise DatasetError(f"{path} holds the spec {spec.kind!r}: a spec's file is named after it")
+    return replace(spec, source=path)
 
 
 def dataset_specs() -> dict[str, DatasetSpec]:
