@@ -27,6 +27,6 @@ def _flow_for(family: ModelFamily) -> Any:
 
 
 FLOWS = {ModelType(name): _flow_for(family) for name, family in families().items()}
-# The module attributes the deployments' entrypoints name: train_random_forest, train_xgboost, ...
+# The module attributes the deployments' entrypoints name: train_<family attribute>, one per family.
 globals().update({f"train_{family.attribute}": FLOWS[ModelType(name)] for name, family in families().items()})
 

@@ -23,7 +23,7 @@ BASE_TAG = "trainyard-base:bookworm-gomp"
 IMAGE_TAG = "trainyard:latest"
 DEBIAN_SUITE = "bookworm"  # its python3 is 3.11, the release the project and the torch wheel are built for
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
-# libgomp1: LightGBM links the system OpenMP runtime (XGBoost and torch bring their own).
+# libgomp1: some families' libraries link the system's OpenMP runtime (others bring their own).
 BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates", "libgomp1")
 TORCH_WHEEL_DIRS = (Path("/opt/wheels"),)
 CODE = ("trainyard", "tasks", "flows", "deployments", "data", "datasets")

@@ -25,7 +25,7 @@ class _FamilyNames(StrEnum):
         return cls(get_family(value).name)
 
 
-# One member per registered family (trainyard.families): ModelType("xgboost") is ModelType.XGBOOST.
+# One member per registered family (trainyard.families): ModelType("random-forest") is ModelType.RANDOM_FOREST.
 ModelType = _FamilyNames("ModelType", {_member(name): name for name in families()})  # type: ignore[call-overload]
 
 

@@ -13,7 +13,8 @@ from trainyard.datasets import DatasetSpec
 def build_preprocessor(spec: DatasetSpec, *, impute: bool, scale: bool) -> ColumnTransformer:
     """One-hot the categoricals; impute (median) and optionally scale the numeric columns.
 
-    XGBoost handles NaN itself (``impute=False``); the net needs scaled inputs (``scale=True``).
+    Each family says which it needs (``ModelFamily.impute``, ``.scale``): gradient boosting takes NaN
+    itself, a net or a linear model wants scaled inputs.
     """
     numeric = [c.name for c in spec.numeric] + list(spec.flags)
     numeric_steps = ([SimpleImputer(strategy="median")] if impute else []) + ([StandardScaler()] if scale else [])

@@ -60,7 +60,8 @@ COMMON_PRELOAD = (
 
 def preload_for(pool: str) -> tuple[str, ...]:
     """COMMON_PRELOAD plus the libraries of the families whose runs ``pool`` starts (each family's
-    ``preload``): the cpu pool's server leaves out torch and XGBoost, ~300 MiB less in every forked run.
+    ``preload``): the cpu pool's server leaves out the GPU families' libraries, ~300 MiB less in every
+    forked run.
     The pool of ``train-all`` runs every family in its process, so its server preloads them all."""
     from trainyard.families import families, families_in_pool
     from trainyard.families.registry import TRAIN_ALL_POOL
