@@ -43,7 +43,7 @@ def add(
     from trainyard.datasets.spec import NAME_PATTERN, dump, parse
     from trainyard.settings import get_settings
 
-    if not re.match(NAME_PATTERN, name):
+    if not re.fullmatch(NAME_PATTERN, name):
         _fail(f"dataset name {name!r} must be lower case letters, digits and _, starting with a letter (≤ 64)")
     if name in BUILTIN:
         _fail(f"{name!r} is a built-in dataset; pick another name")

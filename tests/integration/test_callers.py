@@ -163,7 +163,7 @@ def test_every_route_answers_401_without_a_token_and_403_to_a_role_without_the_r
             for allowed in (live_stack.admin, live_stack.hr):
                 assert allowed.request(**send).status_code not in {401, 403}, send
             checked += 1
-    assert checked == 12, checked  # every authenticated operation: the two contracts and the aliases routes
+    assert checked == 13, checked  # every authenticated operation: the two contracts, the aliases routes, /datasets
 
 
 def test_a_tampered_model_is_dropped_from_the_available_models(live_stack: Clients) -> None:

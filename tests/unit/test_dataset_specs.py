@@ -85,3 +85,11 @@ def test_a_registered_variant_of_a_built_in_table_never_takes_over_its_files(san
         assert load_dataset.fn("skills_variant").kind == "skills_variant"  # by name
     finally:
         variant.unlink()
+
+
+@pytest.mark.parametrize("requested", ["a\x00", "Churn", "x" * 300, "0" * 1024, "churn\n", ""])
+def test_odd_requests_are_refused_as_dataset_errors_never_reaching_the_filesystem_as_names(requested: str) -> None:
+    from trainyard.datasets.registry import resolve_request
+
+    with pytest.raises(DatasetError):
+        resolve_request(requested)

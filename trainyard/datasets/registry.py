@@ -3,11 +3,12 @@ registers in ``TRAINYARD_DATASETS_DIR`` (the same folder by default). One ``<nam
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
-from trainyard.datasets.spec import DatasetSpec, parse
+from trainyard.datasets.spec import NAME_PATTERN, DatasetSpec, parse
 from trainyard.errors import DatasetError
 from trainyard.settings import PROJECT_ROOT, get_settings
 
@@ -57,6 +58,9 @@ def dataset_specs() -> dict[str, DatasetSpec]:
 
 
 def get_spec(name: str) -> DatasetSpec:
+    """The spec called ``name``; UnknownDataset (naming the registered ones) if there is none."""
+    if not re.fullmatch(NAME_PATTERN, name):  # never a path: no separator, dot or NUL reaches the filesystem
+        raise UnknownDataset(name)
     for folder in spec_dirs():
         path = folder / f"{name}.yaml"
         if path.is_file():
@@ -82,7 +86,7 @@ def resolve_request(requested: str) -> tuple[Path, DatasetSpec | None]:
     from trainyard.dataset_files import resolve_dataset_path
 
     settings = get_settings()
-    if "/" not in requested and "." not in requested:
+    if re.fullmatch(NAME_PATTERN, requested):  # a name; anything else is a path (with its own checks)
         spec = get_spec(requested)
         return resolve_dataset_path(spec.default_file, settings.data_roots, settings.max_dataset_bytes), spec
     path = resolve_dataset_path(requested, settings.data_roots, settings.max_dataset_bytes)
