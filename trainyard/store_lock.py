@@ -10,14 +10,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import logging
 import os
 import socket
 import time
 from pathlib import Path
 from typing import Any
-
-logger = logging.getLogger(__name__)
 
 
 class LockHeld(RuntimeError):
@@ -65,10 +62,7 @@ class FileLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(mine).encode(), 0)
         self._fd = fd
-        if previous.get("pid"):
-            logger.info("took over %s from %s, which is gone", self.path, describe(previous))
-            return previous
-        return None
+        return previous if previous.get("pid") else None
 
     def release(self) -> None:
         if self._fd is None:
