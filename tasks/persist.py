@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import StateType
 
 from tasks.fit import FittedModel
 from trainyard import cancellation
@@ -13,7 +14,7 @@ from trainyard.errors import RegistryError
 from trainyard.lineage import code_version, library_versions, training_signature
 from trainyard.params import ModelType, TrainingParams
 from trainyard.refs import Metrics, RunRecord, SplitRef, TrainingOutcome
-from trainyard.states import RunStatus
+from trainyard.states import RunStatus, default_state_name
 
 
 @task(name="persist-model", cache_policy=NO_CACHE, persist_result=False)
@@ -62,7 +63,7 @@ def persist_model(
             record.flow_run_id,
             version,
             status=RunStatus.COMPLETED,
-            prefect_state="Completed",
+            prefect_state=default_state_name(StateType.COMPLETED),
             completed_at=datetime.now(UTC),
             dataset_path=dataset.path,
             dataset_sha256=dataset.sha256,

@@ -31,7 +31,10 @@ def automation() -> Any:
     from prefect.events.schemas.automations import EventTrigger, Posture
     from prefect.events.schemas.events import ResourceSpecification
 
-    final = {f"prefect.flow-run.{state}" for state in ("Completed", "Failed", "Cancelled", "Crashed")}
+    from trainyard.states import default_state_name
+
+    final = {f"prefect.flow-run.{default_state_name(state)}"
+             for state in (StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED, StateType.CRASHED)}  # fmt: skip
     return Automation(
         name=AUTOMATION_NAME,
         description="Flow runs on pools without a PID reconciler (Docker, Kubernetes): Crashed when their "

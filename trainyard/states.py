@@ -53,6 +53,12 @@ _RUN_STATUS: dict[JobStatus, RunStatus] = {
 TERMINAL_JOB_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
+def default_state_name(state_type: StateType) -> str:
+    """The name Prefect gives a state of ``state_type`` unless told another ("Running", "Completed"…):
+    the one place trainyard spells Prefect's state names."""
+    return StateType(state_type).value.title()
+
+
 def job_status(state_type: StateType) -> JobStatus:
     """Map a Prefect state type to the jobs-API status; raises KeyError on an unknown type."""
     return _JOB_STATUS[StateType(state_type)]

@@ -41,7 +41,7 @@ from api.gateway.cache import ViewCache
 from api.gateway.errors import IdempotencyConflict, JobNotFound, outage_guarded
 from api.gateway.streams import follow_streams
 from trainyard.families import families
-from trainyard.states import TERMINAL_JOB_STATUSES, JobStatus, job_status
+from trainyard.states import TERMINAL_JOB_STATUSES, JobStatus, default_state_name, job_status
 
 # The deployment each job type runs (every registered family, and "all"), and the flow name that
 # identifies a job's type.
@@ -330,7 +330,7 @@ class PrefectGateway:
             id=str(run.id),
             model_type=model_type,
             state_type=state.type if state else StateType.PENDING,
-            state_name=state.name if state else "Pending",
+            state_name=state.name if state else default_state_name(StateType.PENDING),
             message=state.message if state else None,
             started_at=run.start_time if run.run_count > 0 else None,  # a run cancelled while queued never started
             ended_at=run.end_time,

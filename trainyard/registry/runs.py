@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from prefect.client.schemas.objects import StateType
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 from trainyard.errors import DuplicateVersionError, RegistryError
 from trainyard.registry.db import retry_on_disconnect, session_scope
 from trainyard.registry.models import ModelVersionRecord, TrainingRun, utcnow
-from trainyard.states import RunStatus
+from trainyard.states import RunStatus, default_state_name
 
 
 @dataclass
@@ -74,7 +75,7 @@ def _mark_started(run: TrainingRun) -> None:
     run.started_at = run.started_at or utcnow()
     if run.model_versions:
         return
-    run.status, run.prefect_state, run.completed_at = RunStatus.RUNNING, "Running", None
+    run.status, run.prefect_state, run.completed_at = RunStatus.RUNNING, default_state_name(StateType.RUNNING), None
 
 
 def _by_flow_run(session: Session, flow_run_id: str) -> TrainingRun | None:
