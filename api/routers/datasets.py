@@ -9,6 +9,7 @@ from api.responses import AUTHED, errors
 from api.schemas import ColumnPublic, DatasetPublic, DatasetsPublic
 from trainyard.datasets import dataset_specs
 from trainyard.datasets.registry import BUILTIN
+from trainyard.datasets.spec import to_file_model
 
 router = APIRouter(tags=["datasets"])
 
@@ -18,11 +19,8 @@ def list_datasets(_user: Reader) -> DatasetsPublic:
     """Every dataset a run may name, with its spec: file, target and classes, columns with types and ranges."""
     found = []
     for name, spec in dataset_specs().items():
-        columns = {c: ColumnPublic(type="id") for c in spec.id_columns}
-        columns |= {c: ColumnPublic(type="category", nullable=c in spec.nullable_categories) for c in spec.categorical}
-        columns |= {c.name: ColumnPublic(type="int" if c.integer else "float", min=c.min, max=c.max,
-                                         nullable=c.nullable) for c in spec.numeric}  # fmt: skip
-        columns |= {c: ColumnPublic(type="flag") for c in spec.flags}
+        # The spec's own file form (trainyard.datasets.spec.to_file_model), column by column.
+        columns = {name: ColumnPublic(**column.model_dump()) for name, column in to_file_model(spec).columns.items()}
         found.append(DatasetPublic(name=name, file=spec.default_file, task="classification", target=spec.target,
                                    classes=list(spec.target_values), primary_metric=spec.primary_metric,
                                    spec_sha256=spec.sha256, builtin=name in BUILTIN, columns=columns))  # fmt: skip

@@ -68,11 +68,22 @@ def get_spec(name: str) -> DatasetSpec:
     raise UnknownDataset(name)
 
 
+def _builtins_first() -> list[DatasetSpec]:
+    """Every spec, the built-in tables' first: a registered variant of one never takes over its files."""
+    return sorted(dataset_specs().values(), key=lambda spec: spec.kind not in BUILTIN)
+
+
+def _resolve(requested: str) -> Path:
+    from trainyard.dataset_files import resolve_dataset_path
+
+    settings = get_settings()
+    return resolve_dataset_path(requested, settings.data_roots, settings.max_dataset_bytes)
+
+
 def detect_spec(columns: list[str]) -> DatasetSpec | None:
     """The spec of a table given its header: the one with exactly these columns, else the first whose
-    target it has (so validation can name what is missing or extra); the built-in tables' specs first,
-    so a registered variant of a built-in table never takes over the built-in's files."""
-    specs = sorted(dataset_specs().values(), key=lambda spec: spec.kind not in BUILTIN)
+    target it has (so validation can name what is missing or extra); the built-in tables' specs first."""
+    specs = _builtins_first()
     present = set(columns)
     exact = [spec for spec in specs if set(spec.all_columns) == present]
     if exact:
@@ -83,24 +94,18 @@ def detect_spec(columns: list[str]) -> DatasetSpec | None:
 def resolve_request(requested: str) -> tuple[Path, DatasetSpec | None]:
     """What a run's ``dataset`` names: a registered dataset (its file, and its spec), or a file inside the
     data roots (its spec is then told from its header when it is read)."""
-    from trainyard.dataset_files import resolve_dataset_path
-
-    settings = get_settings()
     if re.fullmatch(NAME_PATTERN, requested):  # a name; anything else is a path (with its own checks)
         spec = get_spec(requested)
-        return resolve_dataset_path(spec.default_file, settings.data_roots, settings.max_dataset_bytes), spec
-    path = resolve_dataset_path(requested, settings.data_roots, settings.max_dataset_bytes)
+        return _resolve(spec.default_file), spec
+    path = _resolve(requested)
     return path, _spec_of_file(path)
 
 
 def _spec_of_file(path: Path) -> DatasetSpec | None:
     """The spec whose own table ``path`` is (its ``file``), if any: the built-ins first."""
-    from trainyard.dataset_files import resolve_dataset_path
-
-    settings = get_settings()
-    for spec in sorted(dataset_specs().values(), key=lambda spec: spec.kind not in BUILTIN):
+    for spec in _builtins_first():
         try:
-            if resolve_dataset_path(spec.default_file, settings.data_roots, settings.max_dataset_bytes) == path:
+            if _resolve(spec.default_file) == path:
                 return spec
         except DatasetError:
             continue
