@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import HTTPException, status
@@ -11,8 +12,9 @@ from pydantic import ValidationError
 from api.gateway import TERMINAL, JobView, PrefectGateway
 from api.schemas import JOB_TYPES, ChampionPublic
 from trainyard.dataset_files import file_sha256
-from trainyard.datasets.registry import resolve_request
-from trainyard.errors import DatasetError
+from trainyard.datasets.registry import request_spec
+from trainyard.errors import DatasetError, UnsupportedTaskError
+from trainyard.families import families, get_family
 from trainyard.lineage import training_signature
 from trainyard.params import PARAMS_BY_TYPE, ModelType, TrainAllParams, TrainingParams
 from trainyard.registry.aliases import decision_of, holder
@@ -67,23 +69,38 @@ def _as_written(error_loc: tuple[Any, ...], written: dict[str, str]) -> tuple[An
     return error_loc
 
 
-def dataset_sha256(requested: str) -> str:
-    """Resolve a requested dataset, a registered name or a file inside the data roots (refused naming the
-    ``dataset`` field otherwise: an unknown name lists the registered ones), and hash its file."""
+@dataclass(frozen=True)
+class DatasetIdentity:
+    """What a run's dataset is: its file's content and its spec file's (in the reuse signature)."""
+
+    sha256: str
+    spec_sha256: str  # "" when no spec matches its header (the run then fails naming the registered ones)
+
+
+def resolve_dataset(job_type: str, requested: str) -> DatasetIdentity:
+    """Resolve a requested dataset, a registered name or a file inside the data roots, and hash its file.
+    Refused with a 422 naming the ``dataset`` field: an unknown name (listing the registered ones), a path
+    outside the data roots, a regression table for a family that trains classifiers only."""
     try:
-        path, _ = resolve_request(requested)
-        return file_sha256(path)
+        path, spec = request_spec(requested)
+        if spec is not None and job_type in PARAMS_BY_TYPE:
+            get_family(job_type).builder(spec.task)
+        return DatasetIdentity(file_sha256(path), spec.sha256 if spec else "")
     except DatasetError as exc:
+        msg = str(exc)
+        if isinstance(exc, UnsupportedTaskError):
+            able = [name for name, family in families().items() if spec is not None and spec.task in family.tasks]
+            msg = f"dataset {requested!r} is a {spec.task} table and {exc}; families that train it: {', '.join(able)}"
         raise RequestValidationError(
-            [{"type": "value_error", "loc": ("body", "dataset"), "msg": str(exc), "input": requested}]
+            [{"type": "value_error", "loc": ("body", "dataset"), "msg": msg, "input": requested}]
         ) from None
 
 
-def reusable_run(job_type: str, params: TrainingParams, dataset_sha: str) -> TrainingRun | None:
-    """A completed run with the same model type, dataset content, parameters and code, if any."""
+def reusable_run(job_type: str, params: TrainingParams, dataset: DatasetIdentity) -> TrainingRun | None:
+    """A completed run with the same model type, dataset content and spec, parameters and code, if any."""
     if job_type == "all":
         return None
-    return find_completed(training_signature(job_type, dataset_sha, params))
+    return find_completed(training_signature(job_type, dataset.sha256, dataset.spec_sha256, params))
 
 
 def scoped_key(job_type: str, user: Principal, idempotency_key: str | None) -> str | None:

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_ERRORS = 20
 MAX_EXCERPT = 80
+MAX_MESSAGE = 500  # an error message names the field and the fix; one quoting a long input is cut here
 
 
 class _TooLarge(BaseException):
@@ -66,12 +67,12 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-def excerpt(value: Any) -> Any:
+def excerpt(value: Any, limit: int = MAX_EXCERPT) -> Any:
     """``value`` as an error body may quote it: scalars as they are, long text and containers cut short."""
     if value is None or isinstance(value, bool | int | float):
         return value
     text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return text if len(text) <= MAX_EXCERPT else f"{text[:MAX_EXCERPT]}… ({len(text)} characters)"
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 def bounded_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -81,7 +82,7 @@ def bounded_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
         error = dict(error)
         if "input" in error:
             error["input"] = excerpt(error["input"])
-        error["msg"] = excerpt(str(error.get("msg", "")))
+        error["msg"] = excerpt(str(error.get("msg", "")), MAX_MESSAGE)
         kept.append(error)
     if len(errors) > MAX_ERRORS:
         kept.append({"type": "too_many_errors", "loc": [], "msg": f"{len(errors) - MAX_ERRORS} more errors not shown"})

@@ -270,10 +270,10 @@ class ColumnPublic(BaseModel):
 class DatasetPublic(BaseModel):
     name: str
     file: str
-    task: Literal["classification"]
+    task: Literal["classification", "regression"]
     target: str
-    classes: list[str] | list[int]
-    primary_metric: str
+    classes: list[str] | list[int] | None = Field(description="A classification target's classes; null for regression")
+    primary_metric: str = Field(description="What the champion gate compares (rmse and mae: lower is better)")
     spec_sha256: str
     builtin: bool
     columns: dict[str, ColumnPublic]

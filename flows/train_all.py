@@ -1,4 +1,5 @@
-"""train-all: validate the dataset once, then train every model family concurrently."""
+"""train-all: validate the dataset once, then train every model family concurrently (every family that
+trains the dataset's task: a classifier-only family sits out a regression table, and the log says so)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from flows.train import FLOWS
 from tasks.records import RESULT_OPTIONS, outcome_of
 from trainyard import progress
 from trainyard.cancellation import exiting_promptly_when_cancelled, stopping_sub_jobs_on_termination
+from trainyard.datasets import get_spec
+from trainyard.families import get_family
 from trainyard.params import ModelType, TrainAllParams
 from trainyard.refs import TrainingOutcome
 from trainyard.registry.runs import registered_run
@@ -35,8 +38,13 @@ def train_all(params: TrainAllParams = TrainAllParams()) -> dict[str, TrainingOu
     with progress.reporting(flow_run.get_id(), "all-progress") as report:
         with report.stage("", 0.0, 0.1):
             # Staged synchronously (no handoff): the sub-jobs read these files as soon as they start.
-            prepare_data(params.dataset, params.test_split, params.random_state, report)
-        futures = {model_type: train_model.submit(model_type, params) for model_type in FLOWS}
+            split = prepare_data(params.dataset, params.test_split, params.random_state, report)
+        task = get_spec(split.dataset.kind).task
+        able = [model_type for model_type in FLOWS if task in get_family(str(model_type)).tasks]
+        if skipped := [str(model_type) for model_type in FLOWS if model_type not in able]:
+            get_run_logger().info("%s: a %s table; not trained by %s (they train %s only)", split.dataset.kind,
+                                  task, ", ".join(skipped), "classification")  # fmt: skip
+        futures = {model_type: train_model.submit(model_type, params) for model_type in able}
         with (
             exiting_promptly_when_cancelled(flow_run.get_id()),
             stopping_sub_jobs_on_termination(flow_run.get_id()),

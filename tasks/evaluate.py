@@ -1,4 +1,5 @@
-"""Evaluate step: hold-out metrics, per-class metrics, confusion matrix, optional k-fold CV."""
+"""Evaluate step: hold-out metrics (a classifier's per-class metrics and confusion matrix, a regressor's
+RMSE, MAE and R²), optional k-fold CV."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 # to flow-module import, i.e. to every run's time to Running.
 
 CV_SCORING = ("accuracy", "precision_weighted", "recall_weighted", "f1_weighted")
+# scikit-learn's scorers are "greater is better": errors come negated (reported as positive errors).
+CV_REGRESSION_SCORING = {"rmse": "neg_root_mean_squared_error", "mae": "neg_mean_absolute_error", "r2": "r2"}
 
 
 @dataclass
@@ -29,34 +32,55 @@ class Evaluation:
 
     metrics: Metrics
     y_true: np.ndarray
-    proba: np.ndarray
-    classes: np.ndarray
+    y_pred: np.ndarray
+    proba: np.ndarray | None = None  # a classifier's class probabilities
+    classes: np.ndarray | None = None
+
+    @property
+    def is_regression(self) -> bool:
+        return self.proba is None
 
 
 @task(name="evaluate-model", cache_policy=NO_CACHE, persist_result=False)
 def evaluate_model(
     model: FittedModel, split: SplitRef, use_cv: bool = False, cv_folds: int = 5, random_state: int = 42
 ) -> Evaluation:
-    """Score the fitted model on the held-out rows (and by stratified k-fold CV on the train rows)."""
+    """Score the fitted model on the held-out rows (and by k-fold CV on the train rows: stratified for a
+    classifier)."""
     evaluation = score_on_test_rows(model.pipeline, split)
     metrics = evaluation.metrics
     if use_cv:
         metrics.cv = cross_validation(model, split, cv_folds, random_state)
-    get_run_logger().info("accuracy %.4f, weighted F1 %.4f, ROC-AUC %s", metrics.accuracy, metrics.f1_score,
-                          "n/a" if metrics.roc_auc is None else f"{metrics.roc_auc:.4f}")  # fmt: skip
+    if metrics.is_regression:
+        get_run_logger().info("RMSE %.4g, MAE %.4g, R² %.4f", metrics.rmse, metrics.mae, metrics.r2)
+    else:
+        get_run_logger().info("accuracy %.4f, weighted F1 %.4f, ROC-AUC %s", metrics.accuracy, metrics.f1_score,
+                              "n/a" if metrics.roc_auc is None else f"{metrics.roc_auc:.4f}")  # fmt: skip
     return evaluation
 
 
 def score_on_test_rows(pipeline: Any, split: SplitRef) -> Evaluation:
-    """Any fitted classifier's metrics on the split's held-out rows (the champion's, too)."""
+    """Any fitted model's metrics on the split's held-out rows (the champion's, too): a classifier's when
+    its model has classes, a regressor's otherwise."""
     import numpy as np
 
     test = read_side(split, "test")
     y_true = test[split.target].to_numpy()
+    if not hasattr(pipeline[-1], "classes_"):
+        y_pred = np.asarray(pipeline.predict(test[split.features]), dtype=np.float64)
+        return Evaluation(regression_metrics(y_true, y_pred), y_true, y_pred)
     proba = pipeline.predict_proba(test[split.features])
     classes = pipeline.classes_
     y_pred = classes[np.argmax(proba, axis=1)]
-    return Evaluation(compute_metrics(y_true, y_pred, proba, classes), y_true, proba, classes)
+    return Evaluation(compute_metrics(y_true, y_pred, proba, classes), y_true, y_pred, proba, classes)
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> Metrics:
+    """RMSE, MAE and R² (pure, unit-tested)."""
+    from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
+
+    return Metrics(rmse=float(root_mean_squared_error(y_true, y_pred)), mae=float(mean_absolute_error(y_true, y_pred)),
+                   r2=float(r2_score(y_true, y_pred)))  # fmt: skip
 
 
 def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> Metrics:
@@ -108,19 +132,23 @@ def _roc_auc(y_true: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> floa
 
 
 def cross_validation(model: FittedModel, split: SplitRef, folds: int, random_state: int) -> dict[str, dict]:
-    """Stratified k-fold CV of a fresh copy of the pipeline on the training rows, one fold at a time
-    (so the run's progress shows the fold, and a cancel lands between folds)."""
+    """k-fold CV (stratified for a classifier) of a fresh copy of the pipeline on the training rows, one
+    fold at a time (so the run's progress shows the fold, and a cancel lands between folds)."""
     import numpy as np
-    from sklearn.base import clone
-    from sklearn.model_selection import StratifiedKFold, cross_validate
+    from sklearn.base import clone, is_regressor
+    from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
 
     train = read_side(split, "train")
     X, y = train[split.features], train[split.target]
-    scores: dict[str, list[float]] = {name: [] for name in CV_SCORING}
-    for index, fold in enumerate(StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state).split(X, y)):
+    regression = is_regressor(model.pipeline[-1])
+    scoring = CV_REGRESSION_SCORING if regression else {name: name for name in CV_SCORING}
+    splitter = (KFold if regression else StratifiedKFold)(n_splits=folds, shuffle=True, random_state=random_state)
+    scores: dict[str, list[float]] = {name: [] for name in scoring}
+    for index, fold in enumerate(splitter.split(X, y)):
         with progress.stage(f"CV fold {index + 1}/{folds}", index / folds, (index + 1) / folds):
-            result = cross_validate(clone(model.pipeline), X, y, cv=[fold], scoring=list(CV_SCORING))
+            result = cross_validate(clone(model.pipeline), X, y, cv=[fold], scoring=scoring)
         cancellation.check()
-        for name in CV_SCORING:
-            scores[name].append(float(result[f"test_{name}"][0]))
+        for name, scorer in scoring.items():
+            value = float(result[f"test_{name}"][0])
+            scores[name].append(-value if scorer.startswith("neg_") else value)
     return {name: {"mean": float(np.mean(values)), "std": float(np.std(values))} for name, values in scores.items()}

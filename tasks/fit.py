@@ -37,7 +37,12 @@ def fit_model(family_name: str, split: SplitRef, hyperparameters: BaseModel, ran
     family = get_family(family_name)
     chosen = family.choose_device(device)
     params = hyperparameters.model_dump()
-    return fit_pipeline(family, split, family.build(params, random_state, chosen), chosen, params)
+    build = family.builder(get_spec(split.dataset.kind).task)
+    try:
+        estimator = build(params, random_state, chosen)
+    except ValueError as exc:  # a hyperparameter the dataset's task has no use for
+        raise TrainingError(f"{family.name}: {exc}") from None
+    return fit_pipeline(family, split, estimator, chosen, params)
 
 
 def fit_task(family: ModelFamily) -> Any:

@@ -78,7 +78,7 @@ def persist_model(
             precision=metrics.precision,
             recall=metrics.recall,
             f1_score=metrics.f1_score,
-            metrics=metrics.model_dump(exclude={"per_class", "cv"}),
+            metrics=metrics.headline(),
             per_class_metrics=metrics.per_class,
             cv_metrics=metrics.cv,
             training_duration_seconds=round(model.fit_seconds, 4),
@@ -87,7 +87,7 @@ def persist_model(
             device=model.device,
             library_versions=library_versions(),
             code_version=code_version(),
-            signature=training_signature(str(model_type), dataset.sha256, params),
+            signature=training_signature(str(model_type), dataset.sha256, dataset.spec_sha256, params),
             error_message=None,
         )
     except RegistryError:

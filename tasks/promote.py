@@ -10,6 +10,8 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.evaluate import Evaluation, score_on_test_rows
+from trainyard.datasets import DatasetSpec, get_spec
+from trainyard.datasets.spec import LOWER_IS_BETTER, METRICS
 from trainyard.errors import ArtifactError
 from trainyard.params import ModelType, TrainingParams
 from trainyard.promotion import Decision, decide
@@ -43,7 +45,7 @@ def decide_champion(
     from trainyard.registry.runs import get_model_version, run_of_version
 
     settings = get_settings()
-    metric = settings.promotion_metric
+    metric = promotion_metric(get_spec(split.dataset.kind), settings.promotion_metric)
     scored: dict[str, Metrics] = {}
 
     def score_of(version: str) -> float | None:
@@ -65,7 +67,7 @@ def decide_champion(
     decision = decide(
         str(model_type), split.dataset.path, outcome.model_version, getattr(evaluation.metrics, metric), score_of,
         compete=params.promote, metric=metric, margin=settings.promotion_margin,
-        actor=f"flow-run:{outcome.flow_run_id}",
+        actor=f"flow-run:{outcome.flow_run_id}", lower_is_better=metric in LOWER_IS_BETTER,
     )  # fmt: skip
     if decision.champion_before is not None and decision.champion_before != outcome.model_version:
         score_of(decision.champion_before)  # for the summary's comparison, also when not competing
@@ -74,6 +76,11 @@ def decide_champion(
     verdict = "promoted to champion" if decision.promoted else "not promoted"
     get_run_logger().info("%s %s %s: %s", model_type, outcome.model_version, verdict, decision.reason)
     return ChampionReport(decision, metric, scored)
+
+
+def promotion_metric(spec: DatasetSpec, configured: str | None) -> str:
+    """The configured promotion metric when it is one of the dataset's task, else the spec's primary metric."""
+    return configured if configured in METRICS[spec.task] else spec.primary_metric
 
 
 def metrics_on_same_rows(run: Any, split: SplitRef) -> Metrics | None:

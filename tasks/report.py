@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 SUMMARY_METRICS = (("accuracy", "accuracy"), ("precision", "precision (weighted)"), ("recall", "recall (weighted)"),
                    ("f1_score", "F1 (weighted)"), ("f1_macro", "F1 (macro)"), ("roc_auc", "ROC-AUC"))  # fmt: skip
+REGRESSION_SUMMARY = (("rmse", "RMSE"), ("mae", "MAE"), ("r2", "R²"))
 IMPORTANCE_ROWS = 1000  # permutation importances (models without their own) use this many held-out rows
 
 
@@ -30,14 +31,16 @@ def publish_plots(model_type: ModelType, version: str, evaluation: Evaluation, m
                   split: SplitRef) -> None:  # fmt: skip
     """Render and publish the plots artifact. Needs only the evaluation: the flow runs it beside persist."""
     pictures = plots_markdown(model_type, version, evaluation, model, split)
-    create_markdown_artifact(pictures, key=f"{model_type}-plots", description="Confusion matrix, curves, importances")
+    described = "Predicted vs actual, residuals" if evaluation.is_regression else "Confusion matrix, curves"
+    create_markdown_artifact(pictures, key=f"{model_type}-plots", description=f"{described}, importances")
 
 
 @task(name="publish-summary", cache_policy=NO_CACHE, persist_result=False)
 def publish_summary(model_type: ModelType, outcome: TrainingOutcome, champion: ChampionReport) -> None:
     """Publish the summary (with the champion comparison and decision) and the per-class table."""
     rows = [{"class": label, **values} for label, values in outcome.metrics.per_class.items()]
-    create_table_artifact(rows, key=f"{model_type}-per-class-metrics", description="Per-class hold-out metrics")
+    if rows:  # a regressor has no classes
+        create_table_artifact(rows, key=f"{model_type}-per-class-metrics", description="Per-class hold-out metrics")
     create_markdown_artifact(summary_markdown(model_type, outcome, champion), key=f"{model_type}-summary",
                              description="Training summary")  # fmt: skip
     get_run_logger().info("published the summary and per-class metrics of %s", outcome.model_version)
@@ -50,13 +53,14 @@ def summary_markdown(model_type: ModelType, outcome: TrainingOutcome, champion: 
     decision = champion.decision
     verdict = "**Champion**" if decision.promoted else "**Not promoted**"
     lines = [f"# {model_type} {outcome.model_version}", "", f"{verdict}: {decision.reason}.", ""]
+    shown = REGRESSION_SUMMARY if metrics.is_regression else SUMMARY_METRICS
     if compared is None:
         lines += ["| metric | this run |", "|---|---|"]
-        lines += [f"| {label} | {_fmt(getattr(metrics, name))} |" for name, label in SUMMARY_METRICS]
+        lines += [f"| {label} | {_fmt(getattr(metrics, name))} |" for name, label in shown]
     else:
         version, theirs = compared
         lines += [f"| metric | this run | champion {version} (same held-out rows) | Δ |", "|---|---|---|---|"]
-        for name, label in SUMMARY_METRICS:
+        for name, label in shown:
             ours, before = getattr(metrics, name), getattr(theirs, name)
             lines.append(f"| {label} | {_fmt(ours)} | {_fmt(before)} | {_delta(ours, before)} |")
     lines += ["", f"Promotion metric: `{champion.metric}`.", "", f"Model: `{outcome.model_path}`"]
@@ -78,17 +82,8 @@ def plots_markdown(model_type: ModelType, version: str, evaluation: Evaluation, 
                    split: SplitRef) -> str:  # fmt: skip
     """The run's pictures inline (data-URI PNGs: the Prefect UI renders them, and no other server or
     token is involved in showing them)."""
-    metrics = evaluation.metrics
-    images = [("Confusion matrix", plots.confusion_matrix_png(metrics.confusion_matrix["labels"],
-                                                              metrics.confusion_matrix["matrix"]))]  # fmt: skip
-    if len(evaluation.classes) == 2:
-        positive = evaluation.classes[1]
-        scores = evaluation.proba[:, 1]
-        images.append(("ROC curve", plots.roc_png(evaluation.y_true, scores, positive)))
-        images.append(("Precision-recall curve", plots.precision_recall_png(evaluation.y_true, scores, positive)))
-    else:
-        images.append(("Per-class metrics", plots.per_class_png(metrics.per_class)))
-    names, values, title = feature_importances(model, split)
+    images = regression_images(evaluation, split.target) if evaluation.is_regression else classifier_images(evaluation)
+    names, values, title = feature_importances(model, split, evaluation.is_regression)
     images.append(("Feature importances", plots.importances_png(names, values, title)))
     lines = [f"# {model_type} {version}: plots", ""]
     for alt, png in images:
@@ -96,7 +91,28 @@ def plots_markdown(model_type: ModelType, version: str, evaluation: Evaluation, 
     return "\n".join(lines)
 
 
-def feature_importances(model: FittedModel, split: SplitRef) -> tuple[list[str], list[float], str]:
+def regression_images(evaluation: Evaluation, target: str) -> list[tuple[str, bytes]]:
+    return [("Predicted vs actual", plots.predicted_vs_actual_png(evaluation.y_true, evaluation.y_pred, target)),
+            ("Residuals", plots.residuals_png(evaluation.y_true, evaluation.y_pred, target))]  # fmt: skip
+
+
+def classifier_images(evaluation: Evaluation) -> list[tuple[str, bytes]]:
+    metrics = evaluation.metrics
+    images = [("Confusion matrix", plots.confusion_matrix_png(metrics.confusion_matrix["labels"],
+                                                              metrics.confusion_matrix["matrix"]))]  # fmt: skip
+    assert evaluation.classes is not None and evaluation.proba is not None
+    if len(evaluation.classes) == 2:
+        positive = evaluation.classes[1]
+        scores = evaluation.proba[:, 1]
+        images.append(("ROC curve", plots.roc_png(evaluation.y_true, scores, positive)))
+        images.append(("Precision-recall curve", plots.precision_recall_png(evaluation.y_true, scores, positive)))
+    else:
+        images.append(("Per-class metrics", plots.per_class_png(metrics.per_class)))
+    return images
+
+
+def feature_importances(model: FittedModel, split: SplitRef,
+                        regression: bool = False) -> tuple[list[str], list[float], str]:  # fmt: skip
     """(names, importances, plot title) over the encoded features: the trees' own impurity/gain
     importances; for a model without its own (a net, a linear model), permutation importance on held-out rows."""
     from tasks.split import read_side
@@ -115,7 +131,8 @@ def feature_importances(model: FittedModel, split: SplitRef) -> tuple[list[str],
     # instead of 1.3 s through the whole pipeline, and named like the trees' encoded features.
     test = read_side(split, "test").head(IMPORTANCE_ROWS)
     encoded = preprocess.transform(test[split.features])
+    scoring = "r2" if regression else "accuracy"
     result = permutation_importance(estimator, encoded, test[split.target], n_repeats=3,
-                                    random_state=split.random_state, scoring="accuracy")  # fmt: skip
+                                    random_state=split.random_state, scoring=scoring)  # fmt: skip
     return [str(n) for n in preprocess.get_feature_names_out()], [float(v) for v in result.importances_mean], (
-        f"Permutation importances (accuracy drop, {len(test)} held-out rows)")  # fmt: skip
+        f"Permutation importances ({'R²' if regression else 'accuracy'} drop, {len(test)} held-out rows)")  # fmt: skip

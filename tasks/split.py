@@ -20,7 +20,7 @@ POSITION = "position"
 
 @task(name="split-dataset", cache_key_fn=split_key, persist_result=True, result_serializer="json")
 def split_dataset(validated: ValidatedDataset, test_split: float, random_state: int) -> SplitRef:
-    """Stratify on the target so both sides keep the class balance.
+    """Stratify on a class target so both sides keep the class balance (a regression target: a plain shuffle).
 
     Only the target is read and only positions are staged: copying both sides of a 1M-row table
     cost ~1 s, and fit/evaluate read the validated table anyway.
@@ -36,13 +36,15 @@ def split_dataset(validated: ValidatedDataset, test_split: float, random_state: 
     if rare:
         raise DatasetError(f"classes {sorted(rare)} of {spec.target!r} have fewer than 2 rows: cannot stratify")
     n_test = round(len(target) * test_split)
-    if n_test < len(validated.class_counts) or len(target) - n_test < len(validated.class_counts):
-        raise DatasetError(
-            f"{len(target)} rows with test_split={test_split} leave too few rows to hold every class on both sides"
-        )
+    least = max(len(validated.class_counts), 2)  # every class on both sides; a regressor: two rows each
+    if n_test < least or len(target) - n_test < least:
+        every_class = ", every class on both" if validated.class_counts else ""
+        raise DatasetError(f"{len(target)} rows with test_split={test_split} leave too few rows on one side "
+                           f"(at least {least} each{every_class})")  # fmt: skip
     # The same positions train_test_split(frame, ...) would take: it depends on n, the target and the seed.
+    # A regression target is not stratified (continuous values have no classes to balance).
     train, test = train_test_split(np.arange(len(target)), test_size=test_split, random_state=random_state,
-                                   stratify=target)  # fmt: skip
+                                   stratify=None if spec.is_regression else target)  # fmt: skip
     tag = f"split-{test_split:g}-{random_state}"
     get_run_logger().info("split %d rows: %d train / %d test (seed %d)", len(target), len(train), len(test),
                           random_state)  # fmt: skip

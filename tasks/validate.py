@@ -20,7 +20,7 @@ MAX_ROWS_SHOWN = 5
 
 @task(name="validate-dataset", cache_key_fn=validate_key, persist_result=True, result_serializer="json")
 def validate_dataset(dataset: DatasetRef) -> ValidatedDataset:
-    """Check types, ranges, allowed values and columns; refuse empty or single-class data."""
+    """Check types, ranges, allowed values and columns; refuse empty or single-class (constant-target) data."""
     import pandera.pandas as pa
 
     from tasks.schemas import schema_for
@@ -44,12 +44,18 @@ def validate_dataset(dataset: DatasetRef) -> ValidatedDataset:
             f"({len(failures)} problem(s); rows are 0-based data rows):\n{lines}",
             failures=[{"message": line} for line in failures],
         ) from None
-    counts = valid[spec.target].astype(str).value_counts()
-    if len(counts) < 2:
-        raise SchemaValidationError(
-            f"dataset {name!r}: column {spec.target!r} has a single class "
-            f"({counts.index[0]!r}); a classifier needs at least two"
-        )
+    if spec.is_regression:
+        counts: dict[str, int] = {}
+        if valid[spec.target].nunique() < 2:
+            raise SchemaValidationError(f"dataset {name!r}: column {spec.target!r} has a single value "
+                                        f"({valid[spec.target].iloc[0]!r}); a regressor needs it to vary")  # fmt: skip
+    else:
+        counts = valid[spec.target].astype(str).value_counts().to_dict()
+        if len(counts) < 2:
+            raise SchemaValidationError(
+                f"dataset {name!r}: column {spec.target!r} has a single class "
+                f"({next(iter(counts))!r}); a classifier needs at least two"
+            )
     # Coercion usually changes nothing in a table already of the right types: then the staged raw
     # table is the validated one, and writing it again would cost a full copy.
     unchanged = valid.dtypes.equals(dtypes) and valid[text.columns].equals(text)
@@ -58,9 +64,10 @@ def validate_dataset(dataset: DatasetRef) -> ValidatedDataset:
     else:
         staged = write_stage(valid, stage_path(dataset.sha256, "validated"))
         release_stage(dataset.staged)  # later steps read the validated table only
-    get_run_logger().info("%s passed the %s schema: %d rows, classes %s", name, dataset.kind, len(valid),
-                          counts.to_dict())  # fmt: skip
-    return ValidatedDataset(dataset=dataset, staged=staged, rows=len(valid), class_counts=counts.to_dict())
+    get_run_logger().info("%s passed the %s schema: %d rows, %s", name, dataset.kind, len(valid),
+                          f"classes {counts}" if counts else f"{spec.target} from {valid[spec.target].min():g} "
+                          f"to {valid[spec.target].max():g}")  # fmt: skip
+    return ValidatedDataset(dataset=dataset, staged=staged, rows=len(valid), class_counts=counts)
 
 
 def describe_failures(cases: pd.DataFrame) -> list[str]:

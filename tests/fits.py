@@ -48,3 +48,20 @@ def unseen_table(rows: int = 300, seed: int = 11) -> pd.DataFrame:
     })  # fmt: skip
     frame["needs_review"] = np.where(frame.incidents + rng.normal(0, 1, rows) > 4, "yes", "no")
     return frame
+
+
+def unseen_regression_table(rows: int = 400, seed: int = 5) -> pd.DataFrame:
+    """A regression table the project never saw: a plant's hourly output (a float in the thousands) from
+    its line, temperature, crew size and a maintenance flag."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "batch_id": [f"lot-{i:06d}" for i in range(rows)],
+        "line": rng.choice(["north", "south", "east"], rows),
+        "temperature_c": np.round(rng.normal(21, 4, rows), 2),
+        "crew": rng.integers(2, 12, rows),
+        "maintenance": rng.integers(0, 2, rows),
+    })  # fmt: skip
+    bonus = frame.line.map({"north": 300.0, "south": 0.0, "east": -200.0})
+    frame["units_per_hour"] = np.round(1500 + 180 * frame.crew + bonus - 25 * (frame.temperature_c - 21) ** 2 / 4
+                                       - 400 * frame.maintenance + rng.normal(0, 60, rows), 2)  # fmt: skip
+    return frame

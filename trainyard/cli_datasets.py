@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from trainyard.datasets.spec import DatasetSpec
 from trainyard.errors import DatasetError
 
 datasets_app = typer.Typer(help="Dataset specs: one reviewable YAML file per table.", no_args_is_help=True)
@@ -32,6 +33,10 @@ def add(
     file: str = typer.Option(..., "--file", help="The CSV or Parquet table, inside a data root."),
     target: str = typer.Option(..., "--target", help="The column to predict."),
     margin: float = typer.Option(0.1, min=0, max=10, help="Widen each numeric range by this share of its span."),
+    task: str = typer.Option(
+        None, "--task", help="classification or regression (default: inferred from the target: a number "
+        "taking many values is regression)."
+    ),
     force: bool = typer.Option(False, "--force", help="Replace a registered spec of the same name."),
 ) -> None:
     """Infer a spec from the table, write it as datasets/<name>.yaml (edit it by hand as you like) and print it."""
@@ -47,6 +52,8 @@ def add(
         _fail(f"dataset name {name!r} must be lower case letters, digits and _, starting with a letter (≤ 64)")
     if name in BUILTIN:
         _fail(f"{name!r} is a built-in dataset; pick another name")
+    if task not in (None, "classification", "regression"):
+        _fail(f"--task is classification or regression, not {task!r}")
     destination = spec_path(name)
     try:
         get_spec(name)
@@ -59,7 +66,7 @@ def add(
     try:
         path = resolve_dataset_path(file, settings.data_roots, settings.max_dataset_bytes)
         frame = read_table(path)
-        text = dump(infer_spec(frame, name, _relative_to_root(path), target, margin))
+        text = dump(infer_spec(frame, name, _relative_to_root(path), target, margin, task))
         spec = parse(text, source=str(destination))
         schema_for(spec).validate(frame.copy(), lazy=True)  # the table passes its own spec
     except DatasetError as exc:
@@ -67,8 +74,13 @@ def add(
     destination.parent.mkdir(parents=True, exist_ok=True)
     destination.write_text(text)
     typer.echo(f"# {destination}\n{text}")
-    typer.echo(f"registered {name!r}: {len(frame)} rows, {len(spec.feature_columns)} features, classes "
-               f"{list(spec.target_values)}. Train it with {{\"dataset\": \"{name}\"}} (POST /train/{{model_type}}).")
+    typer.echo(f"registered {name!r}: {len(frame)} rows, {len(spec.feature_columns)} features, {_task(spec)}. "
+               f"Train it with {{\"dataset\": \"{name}\"}} (POST /train/{{model_type}}).")  # fmt: skip
+
+
+def _task(spec: DatasetSpec) -> str:
+    """``classes [...]``, or ``regression`` for a numeric target."""
+    return "regression" if spec.is_regression else f"classes {list(spec.target_values)}"
 
 
 @datasets_app.command("show")
@@ -92,7 +104,7 @@ def list_() -> None:
 
     for name, spec in dataset_specs().items():
         where = "built-in" if name in BUILTIN else str(spec.source)
-        typer.echo(f"{name:<20} {spec.default_file:<32} target {spec.target} {list(spec.target_values)} "
+        typer.echo(f"{name:<20} {spec.default_file:<32} target {spec.target} {_task(spec)} "
                    f"{len(spec.feature_columns)} features  {where}")  # fmt: skip
 
 

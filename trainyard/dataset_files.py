@@ -86,6 +86,20 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DatasetError(f"dataset {path.name!r} could not be parsed: {exc}") from exc
 
 
+def read_columns(path: Path) -> list[str]:
+    """A table's column names (its header, or its Parquet schema), without reading its rows; [] when
+    the file cannot be read (reading it in full then reports why)."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    try:
+        if path.suffix.lower() == ".parquet":
+            return list(pq.read_schema(path).names)
+        return [str(name) for name in pd.read_csv(path, encoding="utf-8", nrows=0).columns]
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError, OSError):
+        return []
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
     """Parse in chunks (pandas' default, 2x faster at 100k rows than one pass); a file whose column
     types differ between chunks is parsed again in one pass, so a column is never a mix of types."""

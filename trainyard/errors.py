@@ -27,6 +27,10 @@ class TrainingError(TrainyardError):
     """Fitting or evaluating a model failed."""
 
 
+class UnsupportedTaskError(DatasetError):
+    """The model family does not train the dataset's task (a classifier-only family on a regression table)."""
+
+
 class ArtifactError(TrainyardError):
     """A model artifact could not be written, verified or loaded."""
 

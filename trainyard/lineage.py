@@ -48,11 +48,13 @@ def code_version() -> str:
 SIGNATURE_FIELDS = {"hyperparameters", "test_split", "random_state", "use_cv", "cv_folds"}
 
 
-def training_signature(model_type: str, dataset_sha256: str, params: TrainingParams) -> str:
-    """Identity of a training: same model type, data, parameters and code give the same model."""
+def training_signature(model_type: str, dataset_sha256: str, spec_sha256: str, params: TrainingParams) -> str:
+    """Identity of a training: same model type, data, dataset spec, parameters and code give the same model
+    (an edited spec, a widened range or a column made a category, trains again)."""
     payload = {
         "model_type": model_type,
         "dataset_sha256": dataset_sha256,
+        "spec_sha256": spec_sha256,
         "params": params.model_dump(mode="json", include=SIGNATURE_FIELDS),
         "code_version": code_version(),
     }

@@ -1,5 +1,6 @@
-"""A trained model's pictures, as PNG bytes: confusion matrix, ROC and precision-recall curves (binary)
-or per-class bars (multi-class), and the top feature importances.
+"""A trained model's pictures, as PNG bytes: a classifier's confusion matrix, ROC and precision-recall
+curves (binary) or per-class bars (multi-class); a regressor's predicted-vs-actual and residual plots;
+the top feature importances.
 
 Rendered with matplotlib's Agg backend (no display). Each figure is small (~20 KB): the run's page
 in the Prefect UI shows them inline, as data-URI images in a markdown artifact.
@@ -84,6 +85,28 @@ def per_class_png(per_class: dict[str, dict[str, float]]) -> bytes:
         axes.bar(positions + offset, [per_class[label][metric] for label in labels], width=0.27, label=metric)
     axes.set(xticks=positions, xticklabels=labels, ylim=(0, 1.05), title="Per-class metrics (hold-out rows)")
     axes.legend(loc="lower right")
+    return _png(figure)
+
+
+def predicted_vs_actual_png(y_true: np.ndarray, y_pred: np.ndarray, target: str) -> bytes:
+    """Each held-out row's prediction against its value, with the diagonal a perfect model would lie on."""
+    from sklearn.metrics import PredictionErrorDisplay
+
+    figure, axes = _figure()
+    PredictionErrorDisplay.from_predictions(y_true, y_pred, kind="actual_vs_predicted", ax=axes,
+                                            subsample=2000, random_state=0)  # fmt: skip
+    axes.set_title(f"Predicted vs actual {target} (hold-out rows)")
+    return _png(figure)
+
+
+def residuals_png(y_true: np.ndarray, y_pred: np.ndarray, target: str) -> bytes:
+    """Residuals (actual - predicted) against the prediction: a pattern means the model misses something."""
+    from sklearn.metrics import PredictionErrorDisplay
+
+    figure, axes = _figure()
+    PredictionErrorDisplay.from_predictions(y_true, y_pred, kind="residual_vs_predicted", ax=axes,
+                                            subsample=2000, random_state=0)  # fmt: skip
+    axes.set_title(f"Residuals of {target} (hold-out rows)")
     return _png(figure)
 
 

@@ -34,8 +34,11 @@ def decide(
     metric: str,
     margin: float,
     actor: str,
+    lower_is_better: bool = False,
 ) -> Decision:
     """Promote ``version`` (scoring ``score`` on ``metric``) if it should be champion; the decision and why.
+    A score beats the champion's by more than ``margin``: above it, or below it for an error
+    (``lower_is_better``: RMSE, MAE).
 
     ``score_of(version)`` scores another version on this run's held-out rows (None: not computable,
     e.g. ROC-AUC with one class present).
@@ -56,10 +59,14 @@ def decide(
             return Decision(False, current, f"{metric} could not be compared with champion {current} on this run's "
                                             f"held-out rows (undefined there, or the champion does not load); "
                                             f"champion stays {current}")  # fmt: skip
-        if score <= theirs + margin:
+        direction = "lower" if lower_is_better else "higher"
+        beats = score < theirs - margin if lower_is_better else score > theirs + margin
+        if not beats:
             return Decision(False, current, f"{metric} {score:.4f} does not beat champion {current}'s {theirs:.4f} "
-                                            f"on this run's held-out rows by more than {margin:g}")  # fmt: skip
-        reason = f"{metric} {score:.4f} beats champion {current}'s {theirs:.4f} by more than {margin:g}"
+                                            f"on this run's held-out rows by more than {margin:g} "
+                                            f"({direction} is better)")  # fmt: skip
+        reason = (f"{metric} {score:.4f} beats champion {current}'s {theirs:.4f} by more than {margin:g} "
+                  f"({direction} is better)")  # fmt: skip
         if aliases.compare_and_set(model_type, dataset, aliases.CHAMPION, version, current, actor, reason):
             return Decision(True, current, reason)
     raise RegistryError(f"the {model_type} champion kept changing while deciding on {version}; not promoted")

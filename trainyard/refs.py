@@ -41,18 +41,37 @@ class SplitRef(BaseModel):
     target: str
 
 
+CLASSIFIER_FIELDS = ("accuracy", "precision", "recall", "f1_score", "precision_macro", "recall_macro", "f1_macro",
+                     "roc_auc", "confusion_matrix")  # fmt: skip
+REGRESSOR_FIELDS = ("rmse", "mae", "r2")
+
+
 class Metrics(BaseModel):
-    accuracy: float
-    precision: float
-    recall: float
-    f1_score: float
-    precision_macro: float
-    recall_macro: float
-    f1_macro: float
-    roc_auc: float | None
-    per_class: dict[str, dict[str, float | int]]
-    confusion_matrix: dict[str, Any]
+    """Hold-out metrics: a classifier's (accuracy … confusion matrix) or a regressor's (RMSE, MAE, R²)."""
+
+    accuracy: float | None = None
+    precision: float | None = None
+    recall: float | None = None
+    f1_score: float | None = None
+    precision_macro: float | None = None
+    recall_macro: float | None = None
+    f1_macro: float | None = None
+    roc_auc: float | None = None
+    per_class: dict[str, dict[str, float | int]] = {}
+    confusion_matrix: dict[str, Any] = {}
+    rmse: float | None = None
+    mae: float | None = None
+    r2: float | None = None
     cv: dict[str, dict[str, float]] | None = None
+
+    @property
+    def is_regression(self) -> bool:
+        return self.rmse is not None
+
+    def headline(self) -> dict[str, Any]:
+        """The task's own metrics, without per-class rows and CV (what the registry's ``metrics`` holds)."""
+        other = CLASSIFIER_FIELDS if self.is_regression else REGRESSOR_FIELDS
+        return self.model_dump(exclude={"per_class", "cv", *other})
 
 
 class TrainingOutcome(BaseModel):

@@ -74,16 +74,21 @@ class Settings(BaseSettings):
         description="The API caches Prefect reads and drops them on Prefect's flow-run events and logs; this "
         "bounds an entry's age should an event be missed. 0 reads Prefect on every request.",
     )
-    promotion_metric: Literal["accuracy", "precision", "recall", "f1_score", "f1_macro", "roc_auc"] = Field(
-        "f1_macro",
+    promotion_metric: (
+        Literal["accuracy", "precision", "recall", "f1_score", "f1_macro", "roc_auc", "rmse", "mae", "r2"] | None
+    ) = Field(
+        None,
         description="The hold-out metric a retraining run must improve on to become its model type's and "
-        "dataset's champion (the champion is scored on the new run's held-out split).",
+        "dataset's champion (the champion is scored on the new run's held-out split). Unset: each dataset "
+        "spec's `primary_metric`; a metric of the other task (a classification metric on a regression "
+        "table) leaves that table on its spec's. RMSE and MAE must fall, the others rise.",
     )
     promotion_margin: float = Field(
         0.0,
         ge=0,
         le=1,
-        description="How much a challenger must beat the champion's metric by (strictly more than this).",
+        description="How much a challenger must beat the champion's metric by (strictly more than this), in "
+        "the metric's own unit.",
     )
 
     @property

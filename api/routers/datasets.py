@@ -21,7 +21,8 @@ def list_datasets(_user: Reader) -> DatasetsPublic:
     for name, spec in dataset_specs().items():
         # The spec's own file form (trainyard.datasets.spec.to_file_model), column by column.
         columns = {name: ColumnPublic(**column.model_dump()) for name, column in to_file_model(spec).columns.items()}
-        found.append(DatasetPublic(name=name, file=spec.default_file, task="classification", target=spec.target,
-                                   classes=list(spec.target_values), primary_metric=spec.primary_metric,
+        found.append(DatasetPublic(name=name, file=spec.default_file, task=spec.task, target=spec.target,  # type: ignore[arg-type]
+                                   classes=None if spec.is_regression else list(spec.target_values),
+                                   primary_metric=spec.primary_metric,
                                    spec_sha256=spec.sha256, builtin=name in BUILTIN, columns=columns))  # fmt: skip
     return DatasetsPublic(datasets=found, count=len(found))

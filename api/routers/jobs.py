@@ -60,9 +60,10 @@ def _start(gateway: GatewayDep, job_type: str, options: TrainOptions, user: Trai
     if options.dataset:
         fields["dataset"] = options.dataset
     params = jobs.build_params(job_type, fields)
-    sha = jobs.dataset_sha256(params.dataset)  # refuses paths outside the data roots, whatever `retrain` says
+    # Refuses paths outside the data roots (and a table the family cannot train), whatever `retrain` says.
+    dataset = jobs.resolve_dataset(job_type, params.dataset)
     ui = get_settings().prefect_ui_url
-    if not options.retrain and (previous := jobs.reusable_run(job_type, params, sha)) is not None:
+    if not options.retrain and (previous := jobs.reusable_run(job_type, params, dataset)) is not None:
         return TrainResponse(job_id=previous.flow_run_id, status="completed", cached=True, model_type=job_type,
                              message=f"Model for {job_type} is up to date (run {previous.id}); nothing trained",
                              prefect_ui_url=f"{ui}/runs/flow-run/{previous.flow_run_id}")  # fmt: skip

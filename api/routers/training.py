@@ -72,7 +72,7 @@ def train(
                   "hyperparameters": body.hyperparameters.model_dump(), "model_version": version,
                   "notes": body.notes, "trained_by": user.username}  # fmt: skip
         params = jobs.build_params(TRAINING_RUNS_FAMILY, fields)
-        jobs.dataset_sha256(params.dataset)  # refuse paths outside the data roots before anything runs
+        jobs.resolve_dataset(TRAINING_RUNS_FAMILY, params.dataset)  # refuse bad datasets before anything runs
         job = jobs.trigger(gateway, TRAINING_RUNS_FAMILY, params, user, key)
     if not body.async_training:
         job = gateway.wait(job.id, timeout=get_settings().sync_wait_seconds)

@@ -39,17 +39,18 @@ def test_a_spec_inferred_from_an_unseen_table_round_trips_and_accepts_the_table(
 
 
 @pytest.mark.parametrize(
-    ("target", "change", "message"),
+    ("target", "change", "task", "message"),
     [
-        ("no_such_column", None, "target column 'no_such_column' is not in the table; its columns: badge_uuid"),
-        ("needs_review", lambda f: f.assign(needs_review="yes"), "has a single class ('yes')"),
-        ("sensor_drift", None, "looks continuous"),
+        ("no_such_column", None, None, "target column 'no_such_column' is not in the table; its columns: badge_uuid"),
+        ("needs_review", lambda f: f.assign(needs_review="yes"), None, "has a single value ('yes')"),
+        ("needs_review", None, "regression", "is not numeric (str): a regression target is a number"),
+        ("sensor_drift", None, "classification", "too many classes (at most 1000)"),
     ],
 )
-def test_a_table_that_cannot_be_a_dataset_is_refused_saying_why(target: str, change, message: str) -> None:
-    frame = unseen_table() if change is None else change(unseen_table())
+def test_a_table_that_cannot_be_a_dataset_is_refused_saying_why(target: str, change, task, message: str) -> None:
+    frame = unseen_table(rows=1200) if change is None else change(unseen_table())
     with pytest.raises(DatasetError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        infer_spec(frame, "shifts", "shifts.csv", target)
+        infer_spec(frame, "shifts", "shifts.csv", target, task=task)
 
 
 def test_a_spec_file_that_does_not_parse_names_its_line() -> None:

@@ -1,7 +1,11 @@
 """A spec inferred from a table (``trainyard datasets add``): pandera's ``infer_schema`` gives each
 column's type, nullability and observed range; trainyard adds what pandera has no notion of (the
 target and its classes, id-like columns left out of the features, 0/1 flags, category columns) and
-widens the observed ranges by a margin, so the next month's table is not refused for a new maximum."""
+widens the observed ranges by a margin, so the next month's table is not refused for a new maximum.
+
+The task is inferred from the target: a numeric target with many distinct values (more than
+``MAX_CLASSES`` and 5 % of the rows, or any non-whole value) is regression; anything else is
+classification. ``task=`` overrides it."""
 
 from __future__ import annotations
 
@@ -17,11 +21,21 @@ if TYPE_CHECKING:
 
 ID_NAME = re.compile(r"(^|_)(id|uuid|key)$|^customer$", re.IGNORECASE)
 MAX_CLASSES = 20  # a numeric target with more distinct values than this (and 5 % of the rows) is continuous
+MAX_TARGET_CLASSES = 1000  # a classification target with more classes is refused (a typo'd target column)
 
 
-def infer_spec(frame: pd.DataFrame, name: str, file: str, target: str, margin: float = 0.1) -> SpecFile:
+def _continuous(labels: pd.Series, distinct: int) -> bool:
+    """A numeric target that takes many values, or any non-whole one: a quantity, not a class."""
+    if labels.dtype.kind not in "iuf":
+        return False
+    many = distinct > MAX_CLASSES and distinct > 0.05 * len(labels)
+    return many or (labels.dtype.kind == "f" and not (labels % 1 == 0).all())
+
+
+def infer_spec(frame: pd.DataFrame, name: str, file: str, target: str, margin: float = 0.1,
+               task: str | None = None) -> SpecFile:  # fmt: skip
     """The spec of ``frame`` (read from ``file``) with ``target`` as the label; DatasetError when the
-    table cannot be one (no such target, one class, a continuous target, nothing to learn from)."""
+    table cannot be one (no such target, one class or a constant value, nothing to learn from)."""
     import pandera.pandas as pa
 
     if target not in frame.columns:
@@ -32,18 +46,22 @@ def infer_spec(frame: pd.DataFrame, name: str, file: str, target: str, margin: f
     labels = frame[target].dropna()
     classes = sorted(labels.unique().tolist(), key=str)
     if len(classes) < 2:
-        raise DatasetError(f"target column {target!r} has a single class ({classes[0] if classes else 'none'!r}): "
-                           "a classifier needs at least two")  # fmt: skip
-    if labels.dtype.kind == "f" and len(classes) > MAX_CLASSES and len(classes) > 0.05 * len(labels):
-        raise DatasetError(f"target column {target!r} looks continuous ({len(classes)} distinct values): regression "
-                           "is not supported yet; a classification target has a few classes")  # fmt: skip
+        raise DatasetError(f"target column {target!r} has a single value ({classes[0] if classes else 'none'!r}): "
+                           "a model needs at least two classes, or a varying value")  # fmt: skip
+    task = task or ("regression" if _continuous(labels, len(classes)) else "classification")
+    if task == "regression" and labels.dtype.kind not in "iuf":
+        raise DatasetError(f"target column {target!r} is not numeric ({labels.dtype}): a regression target is a number")
+    if task == "classification" and len(classes) > MAX_TARGET_CLASSES:
+        raise DatasetError(f"target column {target!r} has {len(classes)} distinct values: too many classes "
+                           f"(at most {MAX_TARGET_CLASSES}); for a numeric target use --task regression")  # fmt: skip
     if labels.dtype.kind == "f" and all(float(c).is_integer() for c in classes):
         classes = [int(c) for c in classes]
     inferred = pa.infer_schema(frame.drop(columns=[target]))
     columns = {str(column): _column(frame[column], inferred.columns[column], margin) for column in inferred.columns}
     if all(column.type == "id" for column in columns.values()):
         raise DatasetError(f"{file}: every column but the target looks like an identifier; nothing to learn from")
-    return SpecFile(name=name, file=file, target=target, classes=classes, columns=columns)  # type: ignore[arg-type]
+    return SpecFile(name=name, file=file, task=task, target=target,  # type: ignore[arg-type]
+                    classes=classes if task == "classification" else None, columns=columns)
 
 
 def _column(values: pd.Series, inferred: Any, margin: float) -> ColumnSpec:

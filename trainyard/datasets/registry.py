@@ -101,6 +101,14 @@ def resolve_request(requested: str) -> tuple[Path, DatasetSpec | None]:
     return path, _spec_of_file(path)
 
 
+def request_spec(requested: str) -> tuple[Path, DatasetSpec | None]:
+    """``resolve_request``, with a path's spec told from its header as the load step will tell it."""
+    from trainyard.dataset_files import read_columns
+
+    path, spec = resolve_request(requested)
+    return path, spec or detect_spec(read_columns(path))
+
+
 def _spec_of_file(path: Path) -> DatasetSpec | None:
     """The spec whose own table ``path`` is (its ``file``), if any: the built-ins first."""
     for spec in _builtins_first():

@@ -32,7 +32,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from trainyard.errors import DatasetError
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
-METRICS = ("accuracy", "precision", "recall", "f1_score", "f1_macro", "roc_auc")
+Task = Literal["classification", "regression"]
+CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1_score", "f1_macro", "roc_auc")
+REGRESSION_METRICS = ("rmse", "mae", "r2")
+METRICS: dict[str, tuple[str, ...]] = {"classification": CLASSIFICATION_METRICS, "regression": REGRESSION_METRICS}
+DEFAULT_METRIC = {"classification": "f1_macro", "regression": "rmse"}
+LOWER_IS_BETTER = frozenset({"rmse", "mae"})  # errors; every other metric is a score
 
 
 class SpecFileError(DatasetError):
@@ -55,16 +60,25 @@ class SpecFile(BaseModel):
 
     name: str = Field(pattern=NAME_PATTERN)
     file: str = Field(min_length=1, max_length=1024)
-    task: Literal["classification"] = "classification"
+    task: Task = "classification"
     target: str = Field(min_length=1)
-    classes: list[str] | list[int] = Field(min_length=2)
-    primary_metric: Literal[METRICS] = "f1_macro"  # type: ignore[valid-type]
+    classes: list[str] | list[int] | None = Field(None, min_length=2, description="classification only")
+    primary_metric: Literal[(*CLASSIFICATION_METRICS, *REGRESSION_METRICS)] | None = None  # type: ignore[valid-type]
     columns: dict[str, ColumnSpec] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _target_is_not_a_column(self) -> SpecFile:
+    def _consistent(self) -> SpecFile:
         if self.target in self.columns:
             raise ValueError(f"the target {self.target!r} is listed under columns; list the features only")
+        if self.task == "classification" and self.classes is None:
+            raise ValueError("a classification spec lists its target's classes (classes: [...])")
+        if self.task == "regression" and self.classes is not None:
+            raise ValueError("a regression target has no classes; remove classes, or set task: classification")
+        if self.primary_metric is None:
+            self.primary_metric = DEFAULT_METRIC[self.task]
+        elif self.primary_metric not in METRICS[self.task]:
+            raise ValueError(f"primary_metric {self.primary_metric!r} is not a {self.task} metric; "
+                             f"one of {', '.join(METRICS[self.task])}")  # fmt: skip
         return self
 
 
@@ -91,8 +105,13 @@ class DatasetSpec:
     target_values: tuple[str, ...] | tuple[int, ...] = ()
     default_file: str = ""
     primary_metric: str = "f1_macro"
+    task: str = "classification"
     sha256: str = ""  # of the spec file's text: in cache keys and every model's lineage
     source: Path | None = field(default=None, compare=False)
+
+    @property
+    def is_regression(self) -> bool:
+        return self.task == "regression"
 
     @property
     def feature_columns(self) -> list[str]:
@@ -114,8 +133,9 @@ def from_file_model(parsed: SpecFile, sha256: str = "", source: Path | None = No
     nullable = tuple(name for name, column in parsed.columns.items() if column.type == "category" and column.nullable)
     return DatasetSpec(kind=parsed.name, target=parsed.target, id_columns=of("id"), categorical=of("category"),
                        numeric=numeric, flags=of("flag"), nullable_categories=nullable,
-                       target_values=tuple(parsed.classes), default_file=parsed.file,
-                       primary_metric=parsed.primary_metric, sha256=sha256, source=source)  # fmt: skip
+                       target_values=tuple(parsed.classes or ()), default_file=parsed.file,
+                       primary_metric=parsed.primary_metric or DEFAULT_METRIC[parsed.task], task=parsed.task,
+                       sha256=sha256, source=source)  # fmt: skip
 
 
 def to_file_model(spec: DatasetSpec, order: list[str] | None = None) -> SpecFile:
@@ -128,19 +148,20 @@ def to_file_model(spec: DatasetSpec, order: list[str] | None = None) -> SpecFile
     columns |= {name: ColumnSpec(type="flag") for name in spec.flags}
     if order:
         columns = {name: columns[name] for name in order if name in columns}
-    return SpecFile(name=spec.kind, file=spec.default_file, target=spec.target, classes=list(spec.target_values),
+    return SpecFile(name=spec.kind, file=spec.default_file, task=spec.task, target=spec.target,  # type: ignore[arg-type]
+                    classes=list(spec.target_values) if not spec.is_regression else None,
                     primary_metric=spec.primary_metric, columns=columns)  # type: ignore[arg-type]
 
 
 def dump(parsed: SpecFile) -> str:
     """The YAML text of a spec file: one line per column, defaults left out."""
-    text = yaml.safe_dump(parsed.model_dump(exclude={"columns"}), sort_keys=False, default_flow_style=None, width=120)
-    lines = ["columns:"]
+    head = parsed.model_dump(exclude={"columns"}, exclude_none=True)
+    lines = [f"{key}: {_scalar(value)}" for key, value in head.items()] + ["columns:"]
     for name, column in parsed.columns.items():
         fields = {"type": column.type, **column.model_dump(exclude_defaults=True, exclude={"type"})}
         body = ", ".join(f"{key}: {_scalar(value)}" for key, value in fields.items())
         lines.append(f"  {_scalar(name)}: {{{body}}}")
-    return text + "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n"
 
 
 def _scalar(value: Any) -> str:

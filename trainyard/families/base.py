@@ -33,6 +33,15 @@ def cpu_only(requested: str) -> str:
     return "cpu"
 
 
+def classifier_only(hyperparameters: dict[str, Any], *names: str) -> dict[str, Any]:
+    """``hyperparameters`` for the family's regressor, without ``names`` (classifier options); a
+    ValueError naming any of them that was set."""
+    set_ = [name for name in names if hyperparameters.get(name) is not None]
+    if set_:
+        raise ValueError(f"{', '.join(set_)} applies to classification only; leave it unset for a regression dataset")
+    return {key: value for key, value in hyperparameters.items() if key not in names}
+
+
 def fit_pipeline(pipeline: Pipeline, X: Any, y: Any) -> None:
     """The default fit: the whole pipeline at once."""
     pipeline.fit(X, y)
@@ -51,6 +60,8 @@ class ModelFamily:
     save: Callable[[Pipeline, Path], dict[str, Any]]
     # (the model's verified folder, its manifest, device) -> the fitted pipeline
     load: Callable[[Path, dict[str, Any], str], Pipeline]
+    # the same for a regression target; None: the family trains classifiers only
+    build_regressor: Callable[[dict[str, Any], int, str], Any] | None = None
     pool: Pool = "cpu"  # the work pool its deployment goes to (gpu: CUDA when the worker has it)
     choose_device: Callable[[str], str] = cpu_only  # "auto" | "cpu" | "cuda" -> the device it will use
     impute: bool = True  # median-impute numeric columns first (False: the estimator takes NaN itself)
@@ -60,6 +71,19 @@ class ModelFamily:
     libraries: tuple[str, ...] = ()  # distributions whose versions its runs record
     skops_types: frozenset[str] = field(default_factory=frozenset)  # types its skops files may hold
     smoke_hyperparameters: dict[str, Any] = field(default_factory=dict)  # a fit of about a second, for tests
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The dataset tasks it trains: classification, and regression when it has ``build_regressor``."""
+        return ("classification", "regression") if self.build_regressor else ("classification",)
+
+    def builder(self, task: str) -> Callable[[dict[str, Any], int, str], Any]:
+        """Its estimator factory for a dataset ``task``; UnsupportedTaskError when it does not train that task."""
+        if task not in self.tasks:
+            from trainyard.errors import UnsupportedTaskError
+
+            raise UnsupportedTaskError(f"{self.name} does not train {task} models (it trains: {', '.join(self.tasks)})")
+        return self.build_regressor if task == "regression" else self.build  # type: ignore[return-value]
 
     @property
     def flow_name(self) -> str:

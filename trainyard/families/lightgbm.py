@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import Field
+from sklearn.base import BaseEstimator
 
 from trainyard import cancellation, progress
 from trainyard.estimators import LabelEncodedClassifier
 from trainyard.families.base import Hyperparameters, ModelFamily
-from trainyard.families.storage import save_preprocessor, with_preprocessor
+from trainyard.families.storage import classes_of, save_preprocessor, with_preprocessor
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -41,23 +42,46 @@ def on_every_round(rounds: int) -> Any:
     return callback
 
 
-def build(hyperparameters: dict[str, Any], random_state: int, device: str) -> Any:
-    from lightgbm import LGBMClassifier
+def stoppable(estimator_class: type) -> type:
+    """``estimator_class`` (LightGBM's classifier or regressor) always passing the stop/progress check:
+    LightGBM takes callbacks in ``fit`` only."""
 
-    class StoppableLGBMClassifier(LGBMClassifier):
-        """LightGBM takes callbacks in ``fit`` only: this one always passes the stop/progress check."""
-
+    class Stoppable(estimator_class):  # type: ignore[misc, valid-type]
         def fit(self, X: Any, y: Any, **kwargs: Any) -> Any:
             return super().fit(X, y, callbacks=[on_every_round(self.n_estimators)], **kwargs)
 
-    return LabelEncodedClassifier(StoppableLGBMClassifier(**hyperparameters, random_state=random_state, verbose=-1))
+    Stoppable.__name__ = Stoppable.__qualname__ = f"Stoppable{estimator_class.__name__}"
+    return Stoppable
 
 
-class BoosterProbabilities:
-    """A booster loaded from its text file, answering ``predict_proba`` as the classifier it was saved from."""
+def build(hyperparameters: dict[str, Any], random_state: int, device: str) -> Any:
+    from lightgbm import LGBMClassifier
+
+    return LabelEncodedClassifier(stoppable(LGBMClassifier)(**hyperparameters, random_state=random_state, verbose=-1))
+
+
+def build_regressor(hyperparameters: dict[str, Any], random_state: int, device: str) -> Any:
+    from lightgbm import LGBMRegressor
+
+    return stoppable(LGBMRegressor)(**hyperparameters, random_state=random_state, verbose=-1)
+
+
+class LoadedBooster(BaseEstimator):
+    """A booster loaded from its text file, answering as the classifier (``predict_proba``) or the
+    regressor (``predict``) it was saved from."""
 
     def __init__(self, booster: Any) -> None:
         self.booster = booster
+
+    def fit(self, X: Any, y: Any) -> LoadedBooster:
+        raise TypeError("a loaded LightGBM model predicts only; train a new version instead")
+
+    def __sklearn_is_fitted__(self) -> bool:  # a pipeline checks its last step is fitted before predicting
+        return True
+
+    def predict(self, X: Any) -> np.ndarray:
+        """A regression booster's predicted values."""
+        return self.booster.predict(np.asarray(X, dtype=np.float64))
 
     def predict_proba(self, X: Any) -> np.ndarray:
         probabilities = self.booster.predict(np.asarray(X, dtype=np.float64))
@@ -66,15 +90,17 @@ class BoosterProbabilities:
 
 def save(pipeline: Pipeline, folder: Path) -> dict[str, Any]:
     model = save_preprocessor(pipeline, folder)
-    model.estimator_.booster_.save_model(str(folder / MODEL_FILE))
-    return {"classes": model.classes_.tolist()}
+    getattr(model, "estimator_", model).booster_.save_model(str(folder / MODEL_FILE))
+    return classes_of(model)
 
 
 def load(folder: Path, manifest: dict[str, Any], device: str) -> Pipeline:
     import lightgbm
 
-    booster = lightgbm.Booster(model_file=str(folder / MODEL_FILE))
-    return with_preprocessor(folder, LabelEncodedClassifier.from_fitted(BoosterProbabilities(booster),
+    booster = LoadedBooster(lightgbm.Booster(model_file=str(folder / MODEL_FILE)))
+    if "classes" not in manifest:
+        return with_preprocessor(folder, booster)
+    return with_preprocessor(folder, LabelEncodedClassifier.from_fitted(booster,
                                                                         manifest["classes"]))  # fmt: skip
 
 
@@ -83,6 +109,7 @@ FAMILY = ModelFamily(
     summary="LightGBM on one dataset (CPU).",
     hyperparameters=LightGBMHyperparameters,
     build=build,
+    build_regressor=build_regressor,
     save=save,
     load=load,
     impute=False,  # LightGBM takes NaN itself

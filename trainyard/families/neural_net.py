@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 from pydantic import Field
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from trainyard import cancellation, progress
 from trainyard.devices import choose
 from trainyard.estimators import LabelEncodedClassifier
 from trainyard.families.base import Hyperparameters, ModelFamily
-from trainyard.families.storage import save_preprocessor, with_preprocessor
+from trainyard.families.storage import classes_of, save_preprocessor, with_preprocessor
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -36,11 +36,9 @@ class NeuralNetHyperparameters(Hyperparameters):
     num_threads: int = Field(1, ge=1, le=256)
 
 
-class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
-    """A feed-forward net (ReLU, dropout, AdamW, cross-entropy) on dense float features.
-
-    Expects integer labels 0..k-1 (wrap it in ``LabelEncodedClassifier`` for others).
-    """
+class TorchMLP(BaseEstimator):
+    """A feed-forward net (ReLU, dropout, AdamW) on dense float features; the classifier and the
+    regressor below differ only in their output layer, loss and answer."""
 
     def __init__(
         self,
@@ -65,7 +63,7 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
 
-    def _build(self, n_features: int, n_classes: int) -> Any:
+    def _build(self, n_features: int, n_outputs: int) -> Any:
         from torch import nn
 
         layers: list[nn.Module] = []
@@ -73,25 +71,23 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         for size in self.hidden_layer_sizes:
             layers += [nn.Linear(width, size), nn.ReLU(), nn.Dropout(self.dropout)]
             width = size
-        layers.append(nn.Linear(width, n_classes))
+        layers.append(nn.Linear(width, n_outputs))
         return nn.Sequential(*layers)
 
-    def fit(self, X: Any, y: Any) -> TorchMLPClassifier:
+    def _train(self, X: Any, targets: np.ndarray, n_outputs: int, loss_fn: Any) -> None:
+        """Minibatch AdamW on ``targets`` (what ``loss_fn`` compares the net's outputs with)."""
         import torch
 
         torch.set_num_threads(self.num_threads)  # process-wide in torch; flows run one net per process
         features = np.asarray(X, dtype=np.float32)
-        labels = np.asarray(y, dtype=np.int64)
-        self.classes_ = np.unique(labels)
         self.n_features_in_ = features.shape[1]
         generator = torch.Generator().manual_seed(self.random_state or 0)
         torch.manual_seed(self.random_state or 0)
         device = torch.device(self.device)
-        module = self._build(self.n_features_in_, int(labels.max()) + 1).to(device)
+        module = self._build(self.n_features_in_, n_outputs).to(device)
         optimizer = torch.optim.AdamW(module.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
-        loss_fn = torch.nn.CrossEntropyLoss()
         x_all = torch.from_numpy(features).to(device)
-        y_all = torch.from_numpy(labels).to(device)
+        y_all = torch.from_numpy(targets).to(device)
         module.train()
         for epoch in range(self.epochs):
             order = torch.randperm(len(x_all), generator=generator).to(device)
@@ -103,9 +99,9 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
                 optimizer.step()
             progress.advance(epoch + 1, self.epochs, "epochs")
         self.module_ = module.eval()
-        return self
 
-    def predict_proba(self, X: Any) -> np.ndarray:
+    def _outputs(self, X: Any, n_outputs: int, answer: Any) -> np.ndarray:
+        """``answer(outputs)`` of the net over ``X``, in chunks (a 1M-row table does not fit a GPU at once)."""
         import torch
 
         check_is_fitted(self)
@@ -114,33 +110,89 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
         chunks = []
         with torch.inference_mode():
             for start in range(0, len(features), 65_536):
-                logits = self.module_(features[start : start + 65_536].to(device))
-                chunks.append(torch.softmax(logits, dim=1).cpu().numpy())
-        return np.concatenate(chunks) if chunks else np.empty((0, len(self.classes_)), dtype=np.float32)
-
-    def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+                chunks.append(answer(self.module_(features[start : start + 65_536].to(device))).cpu().numpy())
+        return np.concatenate(chunks) if chunks else np.empty((0, n_outputs), dtype=np.float32)
 
     def export(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """(JSON-safe constructor args and shapes, state_dict of CPU tensors) for safe persistence."""
         check_is_fitted(self)
         args = {**self.get_params(), "hidden_layer_sizes": list(self.hidden_layer_sizes)}
-        args.update(n_features_in=int(self.n_features_in_), classes=[int(c) for c in self.classes_])
+        args.update(n_features_in=int(self.n_features_in_), **self._fitted_args())
         state = {k: v.detach().cpu().contiguous() for k, v in self.module_.state_dict().items()}
         return args, state
 
+    def _fitted_args(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _restore_fitted(self, args: dict[str, Any]) -> int:
+        """Set the fitted attributes ``_fitted_args`` wrote; the number of outputs."""
+        raise NotImplementedError
+
     @classmethod
-    def restore(cls, args: dict[str, Any], state: dict[str, Any], device: str = "cpu") -> TorchMLPClassifier:
-        """Rebuild a fitted classifier from ``export()``'s output."""
-        args = dict(args)
-        n_features, classes = args.pop("n_features_in"), args.pop("classes")
-        est = cls(**{**args, "hidden_layer_sizes": tuple(args["hidden_layer_sizes"]), "device": device})
-        est.n_features_in_ = n_features
-        est.classes_ = np.asarray(classes)
-        module = est._build(n_features, max(classes) + 1)
+    def restore(cls, args: dict[str, Any], state: dict[str, Any], device: str = "cpu") -> Any:
+        """Rebuild a fitted net from ``export()``'s output."""
+        known = set(cls().get_params())
+        est = cls(**{key: value for key, value in args.items() if key in known and key != "device"}, device=device)
+        est.hidden_layer_sizes = tuple(args["hidden_layer_sizes"])
+        est.n_features_in_ = args["n_features_in"]
+        module = est._build(est.n_features_in_, est._restore_fitted(args))
         module.load_state_dict(state)
         est.module_ = module.to(device).eval()
         return est
+
+
+class TorchMLPClassifier(ClassifierMixin, TorchMLP):
+    """The net with a softmax output, trained on cross-entropy.
+
+    Expects integer labels 0..k-1 (wrap it in ``LabelEncodedClassifier`` for others).
+    """
+
+    def fit(self, X: Any, y: Any) -> TorchMLPClassifier:
+        import torch
+
+        labels = np.asarray(y, dtype=np.int64)
+        self.classes_ = np.unique(labels)
+        self._train(X, labels, int(labels.max()) + 1, torch.nn.CrossEntropyLoss())
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        import torch
+
+        return self._outputs(X, len(self.classes_), lambda logits: torch.softmax(logits, dim=1))
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def _fitted_args(self) -> dict[str, Any]:
+        return {"classes": [int(c) for c in self.classes_]}
+
+    def _restore_fitted(self, args: dict[str, Any]) -> int:
+        self.classes_ = np.asarray(args["classes"])
+        return int(max(args["classes"])) + 1
+
+
+class TorchMLPRegressor(RegressorMixin, TorchMLP):
+    """The net with one linear output, trained on squared error of the standardised target (the
+    answer is scaled back: a target in the thousands trains as well as one around 1)."""
+
+    def fit(self, X: Any, y: Any) -> TorchMLPRegressor:
+        import torch
+
+        values = np.asarray(y, dtype=np.float64)
+        self.target_mean_, self.target_scale_ = float(values.mean()), float(values.std()) or 1.0
+        scaled = ((values - self.target_mean_) / self.target_scale_).astype(np.float32).reshape(-1, 1)
+        self._train(X, scaled, 1, torch.nn.MSELoss())
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self._outputs(X, 1, lambda out: out)[:, 0].astype(np.float64) * self.target_scale_ + self.target_mean_
+
+    def _fitted_args(self) -> dict[str, Any]:
+        return {"target_mean": self.target_mean_, "target_scale": self.target_scale_}
+
+    def _restore_fitted(self, args: dict[str, Any]) -> int:
+        self.target_mean_, self.target_scale_ = float(args["target_mean"]), float(args["target_scale"])
+        return 1
 
 
 def choose_device(requested: str) -> str:
@@ -149,24 +201,34 @@ def choose_device(requested: str) -> str:
     return choose(requested, torch.cuda.is_available(), "torch")
 
 
+def _args(hyperparameters: dict[str, Any], random_state: int, device: str) -> dict[str, Any]:
+    hidden = tuple(hyperparameters["hidden_layer_sizes"])
+    return {**hyperparameters, "hidden_layer_sizes": hidden, "device": device, "random_state": random_state}
+
+
 def build(hyperparameters: dict[str, Any], random_state: int, device: str) -> Any:
-    args = {**hyperparameters, "hidden_layer_sizes": tuple(hyperparameters["hidden_layer_sizes"])}
-    return LabelEncodedClassifier(TorchMLPClassifier(**args, device=device, random_state=random_state))
+    return LabelEncodedClassifier(TorchMLPClassifier(**_args(hyperparameters, random_state, device)))
+
+
+def build_regressor(hyperparameters: dict[str, Any], random_state: int, device: str) -> Any:
+    return TorchMLPRegressor(**_args(hyperparameters, random_state, device))
 
 
 def save(pipeline: Pipeline, folder: Path) -> dict[str, Any]:
     from safetensors.torch import save_file
 
     model = save_preprocessor(pipeline, folder)
-    args, state = model.estimator_.export()
+    args, state = getattr(model, "estimator_", model).export()
     save_file(state, str(folder / WEIGHTS_FILE))
-    return {"classes": model.classes_.tolist(), "estimator_args": args}
+    return {**classes_of(model), "estimator_args": args}
 
 
 def load(folder: Path, manifest: dict[str, Any], device: str) -> Pipeline:
     from safetensors.torch import load_file
 
     state = load_file(str(folder / WEIGHTS_FILE))
+    if "classes" not in manifest:
+        return with_preprocessor(folder, TorchMLPRegressor.restore(manifest["estimator_args"], state, device=device))
     net = TorchMLPClassifier.restore(manifest["estimator_args"], state, device=device)
     return with_preprocessor(folder, LabelEncodedClassifier.from_fitted(net, manifest["classes"]))
 
@@ -176,6 +238,7 @@ FAMILY = ModelFamily(
     summary="Torch MLP on one dataset; CUDA when the worker has a GPU.",
     hyperparameters=NeuralNetHyperparameters,
     build=build,
+    build_regressor=build_regressor,
     save=save,
     load=load,
     pool="gpu",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from trainyard import cancellation, progress
-from trainyard.families.base import Hyperparameters, ModelFamily
+from trainyard.families.base import Hyperparameters, ModelFamily, classifier_only
 from trainyard.families.storage import save_skops_pipeline, skops_pipeline_loader
 
 if TYPE_CHECKING:
@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
 SKOPS_TYPES = frozenset({
     "sklearn.ensemble._forest.RandomForestClassifier",
+    "sklearn.ensemble._forest.RandomForestRegressor",
     "sklearn.tree._classes.DecisionTreeClassifier",
+    "sklearn.tree._classes.DecisionTreeRegressor",
     "sklearn.tree._tree.Tree",
 })  # fmt: skip
 BATCH_SECONDS = 1.5  # how long one batch of trees may take: the most a cancel waits for the forest
@@ -37,6 +39,12 @@ def build(hyperparameters: dict[str, Any], random_state: int, device: str) -> An
     from sklearn.ensemble import RandomForestClassifier
 
     return RandomForestClassifier(**hyperparameters, random_state=random_state)
+
+
+def build_regressor(hyperparameters: dict[str, Any], random_state: int, device: str) -> Any:
+    from sklearn.ensemble import RandomForestRegressor
+
+    return RandomForestRegressor(**classifier_only(hyperparameters, "class_weight"), random_state=random_state)
 
 
 def fit_in_batches(pipeline: Pipeline, X: Any, y: Any) -> None:
@@ -67,6 +75,7 @@ FAMILY = ModelFamily(
     summary="RandomForest on one dataset (CPU).",
     hyperparameters=RandomForestHyperparameters,
     build=build,
+    build_regressor=build_regressor,
     save=save_skops_pipeline,
     load=skops_pipeline_loader(SKOPS_TYPES),
     fit=fit_in_batches,

@@ -47,7 +47,13 @@ def skops_load(file: Path, allowed: frozenset[str] = frozenset()) -> Any:
 def save_skops_pipeline(pipeline: Pipeline, folder: Path) -> dict[str, Any]:
     """The whole fitted pipeline as one skops file (for scikit-learn estimators)."""
     skops_files.dump(pipeline, folder / PIPELINE_FILE)
-    return {"classes": pipeline.named_steps["model"].classes_.tolist()}
+    return classes_of(pipeline.named_steps["model"])
+
+
+def classes_of(model: Any) -> dict[str, Any]:
+    """The manifest's ``classes`` of a classifier; nothing for a regressor."""
+    classes = getattr(model, "classes_", None)
+    return {} if classes is None else {"classes": classes.tolist()}
 
 
 def skops_pipeline_loader(allowed: frozenset[str]) -> Any:

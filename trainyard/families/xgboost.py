@@ -11,7 +11,7 @@ from trainyard import cancellation, progress
 from trainyard.devices import choose, cuda_device_count
 from trainyard.estimators import LabelEncodedClassifier
 from trainyard.families.base import Hyperparameters, ModelFamily
-from trainyard.families.storage import save_preprocessor, with_preprocessor
+from trainyard.families.storage import classes_of, save_preprocessor, with_preprocessor
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -62,15 +62,26 @@ def build(hyperparameters: dict[str, Any], random_state: int, device: str) -> An
                                                 callbacks=[rounds]))  # fmt: skip
 
 
+def build_regressor(hyperparameters: dict[str, Any], random_state: int, device: str) -> Any:
+    from xgboost import XGBRegressor
+
+    rounds = round_callback(hyperparameters["n_estimators"])
+    return XGBRegressor(**hyperparameters, device=device, random_state=random_state, callbacks=[rounds])
+
+
 def save(pipeline: Pipeline, folder: Path) -> dict[str, Any]:
     model = save_preprocessor(pipeline, folder)
-    model.estimator_.save_model(folder / MODEL_FILE)
-    return {"classes": model.classes_.tolist()}
+    getattr(model, "estimator_", model).save_model(folder / MODEL_FILE)  # a classifier's, or the regressor
+    return classes_of(model)
 
 
 def load(folder: Path, manifest: dict[str, Any], device: str) -> Pipeline:
     import xgboost
 
+    if "classes" not in manifest:
+        regressor = xgboost.XGBRegressor()
+        regressor.load_model(folder / MODEL_FILE)
+        return with_preprocessor(folder, regressor)
     booster = xgboost.XGBClassifier()
     booster.load_model(folder / MODEL_FILE)
     return with_preprocessor(folder, LabelEncodedClassifier.from_fitted(booster, manifest["classes"]))
@@ -81,6 +92,7 @@ FAMILY = ModelFamily(
     summary="XGBoost on one dataset; CUDA when the worker has a GPU.",
     hyperparameters=XGBoostHyperparameters,
     build=build,
+    build_regressor=build_regressor,
     save=save,
     load=load,
     pool="gpu",
