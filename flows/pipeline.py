@@ -12,7 +12,7 @@ from tasks.fit import fit_task
 from tasks.load import load_dataset
 from tasks.persist import persist_model
 from tasks.promote import decide_champion
-from tasks.records import start_run_record
+from tasks.records import failures_recorded, start_run_record
 from tasks.report import publish_plots, publish_summary
 from tasks.split import split_dataset
 from tasks.validate import validate_dataset
@@ -53,6 +53,7 @@ def run_pipeline(family: ModelFamily, p: TrainingParams) -> TrainingOutcome:
         cancelled_when_stopped(),
         progress.reporting(flow_run.get_id(), f"{model_type}-progress") as report,
         stage.handoff(),
+        failures_recorded(),
     ):
         record = start_run_record(model_type, p)
         if record.finished is not None:  # a retry of a run whose model is registered: nothing to redo

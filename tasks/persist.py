@@ -10,6 +10,7 @@ from prefect.client.schemas.objects import StateType
 
 from tasks.fit import FittedModel
 from trainyard import cancellation
+from trainyard.datasets import get_spec
 from trainyard.errors import RegistryError
 from trainyard.lineage import code_version, library_versions, training_signature
 from trainyard.params import ModelType, TrainingParams
@@ -41,7 +42,7 @@ def persist_model(
     dataset = split.dataset
     lineage = {
         "dataset": {"path": dataset.path, "sha256": dataset.sha256, "rows": dataset.rows, "name": dataset.kind,
-                    "spec_sha256": dataset.spec_sha256},
+                    "spec_sha256": dataset.spec_sha256, "interface": get_spec(dataset.kind).interface()},
         "training_run_id": record.training_run_id,
         "flow_run_id": record.flow_run_id,
         "model_version": record.model_version,
@@ -89,6 +90,7 @@ def persist_model(
             code_version=code_version(),
             signature=training_signature(str(model_type), dataset.sha256, dataset.spec_sha256, params),
             error_message=None,
+            error_kind=None,
         )
     except RegistryError:
         delete_model(path)  # never leave an unregistered model behind

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +13,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from tasks.retry import retry_unless_deterministic
-from trainyard.errors import DuplicateVersionError
+from trainyard.errors import DuplicateVersionError, RegistryError, kind_of
 from trainyard.params import ModelType, TrainingParams
 from trainyard.refs import Metrics, RunRecord, TrainingOutcome
 from trainyard.registry.models import TrainingRun
@@ -66,6 +68,21 @@ def outcome_of(run: TrainingRun) -> TrainingOutcome:
         model_version=str(run.model_version), model_path=str(run.model_path), model_sha256=str(run.model_sha256),
         device=str(run.device), training_duration_seconds=run.training_duration_seconds or 0.0, metrics=metrics,
     )  # fmt: skip
+
+
+@contextmanager
+def failures_recorded() -> Iterator[None]:
+    """Record a failing run's error kind (the data's fault or training's, by its type) before its state
+    turns Failed, so a caller that sees the state also sees the kind."""
+    try:
+        yield
+    except Exception as exc:
+        from trainyard.registry.runs import update_run
+
+        if (run_id := flow_run.get_id()) is not None:
+            with suppress(RegistryError):  # no row: the run failed before it had one
+                update_run(str(run_id), error_kind=kind_of(exc))
+        raise
 
 
 def record_final_state(flow: Any, flow_run: Any, state: Any) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 
 class TrainyardError(Exception):
     """Base class of every error trainyard raises on purpose."""
@@ -35,6 +37,10 @@ class ArtifactError(TrainyardError):
     """A model artifact could not be written, verified or loaded."""
 
 
+class SpecChangedError(ArtifactError):
+    """A model's dataset spec changed incompatibly since it was trained (a column, the target or its classes)."""
+
+
 class RegistryError(TrainyardError):
     """The registry rejected a write (duplicate version, unknown run)."""
 
@@ -46,5 +52,15 @@ class DuplicateVersionError(RegistryError):
 # Errors that say the input is wrong: retrying the same step cannot help.
 DETERMINISTIC_ERRORS: tuple[type[Exception], ...] = (DatasetError, DuplicateVersionError)
 
-# Exception names that mark a run's failure as the data's fault (HTTP 400), not training's (500).
-DATA_ERROR_NAMES = ("DatasetError", "DatasetNotAllowedError", "SchemaValidationError")
+
+
+class ErrorKind(StrEnum):
+    """Whose fault a failed run was, recorded with it: the data's (HTTP 400) or training's (500)."""
+
+    DATA = "data"
+    TRAINING = "training"
+
+
+def kind_of(error: BaseException) -> ErrorKind:
+    """The kind of a run's error, by its type (never by its message)."""
+    return ErrorKind.DATA if isinstance(error, DatasetError) else ErrorKind.TRAINING

@@ -26,7 +26,9 @@ from typing import Any
 from sklearn.pipeline import Pipeline
 
 from trainyard.artifact_store import get_store
-from trainyard.errors import ArtifactError
+from trainyard.datasets import get_spec
+from trainyard.datasets.spec import interface_changes
+from trainyard.errors import ArtifactError, DatasetError, SpecChangedError
 from trainyard.families import UnknownFamily, get_family
 from trainyard.settings import get_settings
 
@@ -160,4 +162,24 @@ def load_model(location: str | Path, device: str = "cpu", manifest_sha256: str |
         family = get_family(manifest["model_type"])
     except UnknownFamily as exc:
         raise ArtifactError(f"{path} holds a model of a family this installation lacks: {exc}") from None
+    check_spec(manifest, path)
     return family.load(path, manifest, device)
+
+
+def check_spec(manifest: dict[str, Any], path: Path) -> None:
+    """SpecChangedError when the spec of the model's dataset changed incompatibly since it was trained
+    (a feature added, removed or of another kind; another target, task or classes). An edited range
+    or nullability is compatible; a removed spec leaves nothing to compare with."""
+    recorded = manifest.get("dataset") or {}
+    interface, name = recorded.get("interface"), recorded.get("name")
+    if not interface or not name:
+        return  # written before models recorded their spec's interface
+    try:
+        spec = get_spec(name)
+    except DatasetError:
+        return
+    if spec.sha256 == recorded.get("spec_sha256"):
+        return
+    if changes := interface_changes(interface, spec.interface()):
+        raise SpecChangedError(f"{path} was trained on dataset {name!r}, whose spec changed incompatibly since: "
+                               f"{'; '.join(changes)}. Train a new version on the current spec.")  # fmt: skip

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from api import jobs
 from api.deps import READ, TRAIN, GatewayDep, Reader, Trainer
-from api.gateway import IdempotencyConflict
+from api.gateway import IdempotencyConflict, JobView
 from api.responses import AUTHED, errors
 from api.schemas import (
     TRAINING_RUNS_FAMILY,
@@ -24,8 +24,9 @@ from api.schemas import (
     TrainRunPublic,
     TrainRunsPublic,
 )
-from trainyard.errors import DATA_ERROR_NAMES
+from trainyard.errors import ErrorKind
 from trainyard.registry.aliases import aliases_by_version
+from trainyard.registry.models import TrainingRun
 from trainyard.registry.runs import get_run_by_id, page_runs, running_flow_run_ids, version_claimed
 from trainyard.settings import get_settings
 from trainyard.states import JobStatus, RunStatus
@@ -94,18 +95,23 @@ def train(
             status_code=409,
         )  # fmt: skip
     if job.status is JobStatus.FAILED:
-        error = run.error_message or job.message or job.state_name
-        code = 400 if any(name in error for name in DATA_ERROR_NAMES) else 500
-        kind = "Data loading or validation failed" if code == 400 else "Training failed"
-        return JSONResponse(
-            {"training_run_id": run.id, "status": RunStatus.FAILED, "message": kind, "error": error},
-            status_code=code,
-        )  # fmt: skip
+        return failed_response(run, job)
     message = "Training started asynchronously" if body.async_training else "Training still running; poll the run"
     return JSONResponse(
         {"training_run_id": run.id, "status": RunStatus.RUNNING, "message": message, "model_version": version,
          "job_id": job.id},
         status_code=202,
+    )  # fmt: skip
+
+
+def failed_response(run: TrainingRun, job: JobView) -> JSONResponse:
+    """A failed run's answer: 400 when the data was at fault, 500 for training; told by the error's type
+    (recorded with the run as its ``error_kind``), never by its message."""
+    data = run.error_kind == ErrorKind.DATA
+    return JSONResponse(
+        {"training_run_id": run.id, "status": RunStatus.FAILED, "message": "Data loading or validation failed"
+         if data else "Training failed", "error": run.error_message or job.message or job.state_name},
+        status_code=400 if data else 500,
     )  # fmt: skip
 
 

@@ -93,3 +93,31 @@ def test_each_regression_family_fits_saves_and_loads_the_same_predictions(tmp_pa
     assert "classes" not in (Path(saved.location) / "manifest.json").read_text()
     np.testing.assert_allclose(load_model(saved.location).predict(X), predicted, rtol=1e-5)
     assert not list(Path(saved.location).glob("*.pkl"))
+
+
+def test_a_model_whose_spec_changed_incompatibly_is_refused_and_a_widened_range_is_not(tmp_path: Path) -> None:
+    from trainyard.datasets.registry import spec_path
+    from trainyard.errors import SpecChangedError
+
+    text = _spec_text().replace("name: output", "name: plant_spec_check")
+    path = spec_path("plant_spec_check")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    spec, family = parse(text), get_family("random-forest")
+    frame = unseen_regression_table()
+    pipeline = Pipeline([("preprocess", build_preprocessor(spec, impute=True, scale=False)),
+                         ("model", family.builder("regression")({"n_estimators": 5}, 0, "cpu"))])  # fmt: skip
+    family.fit(pipeline, frame[spec.feature_columns], frame[spec.target])
+    recorded = {"name": spec.kind, "spec_sha256": spec.sha256, "interface": spec.interface()}
+    saved = save_model(pipeline, "random-forest", tmp_path / "v1", {"dataset": recorded})
+    try:
+        path.write_text(text.replace("crew: {type: int, min: 1, max: 12}", "crew: {type: int, min: 0, max: 40}"))
+        assert load_model(saved.location) is not None  # a widened range: still the same model's inputs
+        path.write_text(text.replace("crew: {type: int, min: 1, max: 12}", "crew: {type: category}"))
+        with pytest.raises(SpecChangedError, match="feature 'crew' was number, is category"):
+            load_model(saved.location)
+        path.write_text(text.replace("target: units_per_hour", "target: units"))
+        with pytest.raises(SpecChangedError, match="target was 'units_per_hour', is 'units'"):
+            load_model(saved.location)
+    finally:
+        path.unlink()

@@ -113,6 +113,14 @@ class DatasetSpec:
     def is_regression(self) -> bool:
         return self.task == "regression"
 
+    def interface(self) -> dict[str, Any]:
+        """What a model trained on this spec depends on: task, target, classes, each feature's name and
+        kind. Ranges and nullability are not part of it (widening a range keeps its models usable)."""
+        kinds = {name: "category" for name in self.categorical} | {name: "flag" for name in self.flags}
+        kinds |= {c.name: "number" for c in self.numeric}
+        return {"task": self.task, "target": self.target, "classes": list(self.target_values),
+                "features": {name: kinds[name] for name in self.feature_columns}}  # fmt: skip
+
     @property
     def feature_columns(self) -> list[str]:
         return [*self.categorical, *(c.name for c in self.numeric), *self.flags]
@@ -120,6 +128,18 @@ class DatasetSpec:
     @property
     def all_columns(self) -> list[str]:
         return [*self.id_columns, *self.feature_columns, self.target]
+
+
+def interface_changes(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """How ``now`` (a spec's ``interface()``) breaks a model trained on ``before``; [] when it does not."""
+    changes = [f"{key} was {before.get(key)!r}, is {now.get(key)!r}" for key in ("task", "target", "classes")
+               if before.get(key) != now.get(key)]  # fmt: skip
+    old, new = before.get("features", {}), now.get("features", {})
+    changes += [f"feature {name!r} removed" for name in old if name not in new]
+    changes += [f"feature {name!r} added" for name in new if name not in old]
+    changes += [f"feature {name!r} was {old[name]}, is {new[name]}" for name in old
+                if name in new and old[name] != new[name]]  # fmt: skip
+    return changes
 
 
 def from_file_model(parsed: SpecFile, sha256: str = "", source: Path | None = None) -> DatasetSpec:

@@ -95,6 +95,7 @@ class TrainingRun(Base):
     code_version: Mapped[str | None] = mapped_column(String(64))
     signature: Mapped[str | None] = mapped_column(String(64), index=True)
     error_message: Mapped[str | None] = mapped_column(Text)
+    error_kind: Mapped[str | None] = mapped_column(String(16))  # trainyard.errors.ErrorKind of a failed run
 
     model_versions: Mapped[list[ModelVersionRecord]] = relationship(back_populates="training_run")
 
