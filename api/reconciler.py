@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from prefect.client.schemas.objects import StateType
 
 from api.gateway import TERMINAL, JobView, PrefectGateway, PrefectUnavailable
-from trainyard.processes import pid_alive
+from trainyard.pids import pid_alive
 
 logger = logging.getLogger(__name__)
 

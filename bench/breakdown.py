@@ -37,10 +37,10 @@ def _rss_mib() -> float:
 
 def child(family: str, dataset: Path) -> None:
     """One flow run as a warm server's child would run it; prints one JSON line of timings."""
-    from trainyard import prefect_patches
+    from runtime import prefect_patches
+    from runtime.warm.server import preload, preload_for
+    from runtime.warm.warmup import warm_up
     from trainyard.families import get_family
-    from trainyard.warm.server import preload, preload_for
-    from trainyard.warm.warmup import warm_up
 
     preload(preload_for(get_family(family).pool))
     prefect_patches.install()
@@ -93,8 +93,8 @@ def main() -> None:
         child(args.family, args.dataset)
         return
 
+    from runtime.processes import free_port, spawn, stop, wait_http
     from trainyard import datagen, prefect_server
-    from trainyard.processes import free_port, spawn, stop, wait_http
 
     with tempfile.TemporaryDirectory(prefix="bench-breakdown-") as work:
         port = free_port()

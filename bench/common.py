@@ -41,9 +41,9 @@ def isolated_stack(extra_env: dict[str, str] | None = None,
         from trainyard.settings import get_settings
 
         get_settings.cache_clear()
-        from trainyard.processes import free_port
+        from runtime.processes import free_port
+        from runtime.stack import Stack
         from trainyard.registry.auth import ensure_admin
-        from trainyard.stack import Stack
 
         stack = Stack(
             prefect_port=free_port(),

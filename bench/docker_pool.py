@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
 
-    from trainyard.image import build_image, ensure_dockerd
+    from runtime.image import build_image, ensure_dockerd
     from trainyard.settings import get_settings
 
     results: dict[str, list[tuple[float, float]]] = {}

@@ -1,5 +1,5 @@
 """Flow teardown: time from a flow body's return to the flow call's return, Prefect's heartbeat thread
-as shipped vs as the warm server patches it (``trainyard/prefect_patches.py``), side by side.
+as shipped vs as the warm server patches it (``runtime/prefect_patches.py``), side by side.
 
     .venv/bin/python bench/flow_teardown.py --runs 10
     .venv/bin/python bench/flow_teardown.py --runs 2    # smoke (CI)
@@ -28,15 +28,15 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="trainyard-bench-") as workdir:
         os.environ["TRAINYARD_ARTIFACTS_DIR"] = str(Path(workdir) / "artifacts")
-        from trainyard.processes import free_port
+        from runtime.processes import free_port
 
         port = free_port()
         os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"  # before Prefect reads its settings
         import prefect.flow_engine as engine
         from prefect import flow
 
-        from trainyard import prefect_patches
-        from trainyard.stack import Stack
+        from runtime import prefect_patches
+        from runtime.stack import Stack
 
         shipped = engine._send_heartbeats
         ended: list[float] = []

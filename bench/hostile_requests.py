@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--scale", type=float, default=1.0, help="size of the two large bodies (1 = 13 MB / 10 MB)")
     args = parser.parse_args()
-    from trainyard.processes import free_port
+    from runtime.processes import free_port
 
     rows = []
     with isolated_stack() as (stack, api):

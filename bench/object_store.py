@@ -35,10 +35,10 @@ def main() -> None:
 
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
+    from runtime.processes import free_port, spawn, stop, wait_http
+    from runtime.result_storage import result_storage_env, save_result_storage_block
     from trainyard import datagen, prefect_server
     from trainyard.artifact_store import ArtifactStore
-    from trainyard.processes import free_port, spawn, stop, wait_http
-    from trainyard.result_storage import result_storage_env, save_result_storage_block
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-store-") as data, running_s3(Path(data) / "moto.log") as s3:

@@ -6,7 +6,7 @@
 Each measurement is a fresh process with a cold Prefect cache. Two times per process:
 - job: from the moment the libraries are imported to the end of the work. This is what a run costs in
   the service, whose warm server forks each run with these modules already imported and warmed up
-  (``trainyard.warm.server.preload_for``, ``trainyard.warm.warmup``); the plain script is timed
+  (``runtime.warm.server.preload_for``, ``runtime.warm.warmup``); the plain script is timed
   after its own imports too.
 - process: the whole process, interpreter start and imports included (a cold ``python script.py``).
 Memory: peak RSS (the child's ru_maxrss) and the job's own share of it (peak minus the RSS once the
@@ -99,16 +99,16 @@ def plain(family: str, dataset: Path, workdir: Path) -> float:
 
 def ours(family: str, dataset: Path, workdir: Path) -> float:
     """The family's flow, in-process, after the imports the warm server does for every run."""
+    from runtime.warm.server import preload, preload_for
+    from runtime.warm.warmup import warm_up
     from trainyard.families import get_family
-    from trainyard.warm.server import preload, preload_for
-    from trainyard.warm.warmup import warm_up
 
     modules = preload_for(get_family(family).pool)  # the family's pool
     if os.environ.get("TRAINYARD_ARTIFACTS_URL"):
         modules = (*modules, "s3fs")  # as `trainyard up` preloads it for an object store
     preload(modules)
     if os.environ.get("TRAINYARD_BENCH_UNPATCHED") != "1":  # as the warm server does (measure both ways)
-        from trainyard import prefect_patches
+        from runtime import prefect_patches
 
         prefect_patches.install()
     warm_up()  # the first-call costs the warm server pays before it forks any run
@@ -162,8 +162,8 @@ def main() -> None:
         print(json.dumps({"job_s": job, "max_rss_mib": rss}))
         return
 
+    from runtime.processes import free_port, spawn, stop, wait_http
     from trainyard import datagen, prefect_server
-    from trainyard.processes import free_port, spawn, stop, wait_http
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-data-") as data:

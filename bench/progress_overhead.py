@@ -89,7 +89,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="trainyard-bench-") as workdir:
         os.environ["TRAINYARD_ARTIFACTS_DIR"] = str(Path(workdir) / "artifacts")
-        from trainyard.processes import free_port
+        from runtime.processes import free_port
 
         # In the environment before Prefect is imported, as a flow run's process has it (Prefect reads
         # its settings once; the reporter's thread has no temporary_settings context).
@@ -97,11 +97,11 @@ def main() -> None:
         os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{prefect_port}/api"
         from prefect import flow, get_client
 
+        from runtime.stack import Stack
         from trainyard import datagen
         from trainyard.datasets import get_spec
         from trainyard.preprocessing import build_preprocessor
         from trainyard.settings import get_settings
-        from trainyard.stack import Stack
 
         CHURN = get_spec("churn")
 

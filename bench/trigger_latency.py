@@ -60,7 +60,7 @@ def main() -> None:
         from prefect.client.schemas.actions import WorkPoolCreate
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        from trainyard.processes import spawn
+        from runtime.processes import spawn
 
         prefect_bin = str(Path(sys.executable).parent / "prefect")
         with temporary_settings(updates={PREFECT_API_URL: stack.prefect_api_url}):

@@ -15,7 +15,7 @@ from prefect.exceptions import ObjectNotFound
 from prefect.workers.process import ProcessWorker
 
 TEMPLATES = Path(__file__).parent / "templates"
-RUN_ENTRY = "python -m trainyard.run_entry"  # Prefect's run supervisor with trainyard's patches (containers)
+RUN_ENTRY = "python -m runtime.run_entry"  # Prefect's run supervisor with trainyard's patches (containers)
 logger = logging.getLogger(__name__)
 
 

@@ -11,10 +11,10 @@ import pytest
 from prefect.logging.handlers import APILogWorker
 from prefect.settings import PREFECT_API_URL, PREFECT_LOCAL_STORAGE_PATH, temporary_settings
 
-from trainyard.processes import free_port
+from runtime.processes import free_port
+from runtime.stack import Stack
 from trainyard.registry.auth import create_user, issue_token
 from trainyard.settings import get_settings
-from trainyard.stack import Stack
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from tests.integration.conftest import Clients
 from tests.integration.helpers import flow_run_pid, wait_for_log, wait_for_status
 from trainyard.families import families
 from trainyard.model_store import load_model
-from trainyard.processes import pid_alive
+from trainyard.pids import pid_alive
 from trainyard.registry.runs import get_run
 from trainyard.settings import get_settings
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.integration.conftest import Clients
 from tests.integration.helpers import flow_run_pid, task_states, wait_for_status
-from trainyard.processes import pid_alive
+from trainyard.pids import pid_alive
 from trainyard.registry.runs import get_run, registered_run
 
 pytestmark = pytest.mark.integration

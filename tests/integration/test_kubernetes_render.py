@@ -19,10 +19,10 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect_kubernetes.worker import KubernetesWorkerJobConfiguration
 
 from deployments.pools import PoolSpec, cluster_template, ensure_pool
+from runtime.processes import free_port
+from runtime.stack import BIN, Stack
 from tests.services import Postgres
-from trainyard.processes import free_port
 from trainyard.settings import PROJECT_ROOT, get_settings
-from trainyard.stack import BIN, Stack
 
 pytestmark = pytest.mark.integration
 IMAGE = "registry.example.com/trainyard:1.0"
@@ -100,6 +100,6 @@ def test_the_rendered_job_is_a_valid_kubernetes_job(rendered_job: dict[str, Any]
     assert any(t.key == "nvidia.com/gpu" and t.effect == "NoSchedule" for t in job.spec.template.spec.tolerations)
     env = {item.name: item.value for item in container.env}
     assert env["TRAINYARD_DEVICE"] == "cuda" and env["PREFECT__FLOW_RUN_ID"] == rendered_job["flow_run_id"]
-    assert env["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30"  # for trainyard.crash_watch's automation
-    assert container.args == ["python", "-m", "trainyard.run_entry"]
+    assert env["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30"  # for runtime.crash_watch's automation
+    assert container.args == ["python", "-m", "runtime.run_entry"]
     assert job.metadata.namespace == "trainyard" and job.metadata.generate_name

@@ -17,6 +17,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
 
 from flows.train import train_random_forest
+from runtime.result_storage import save_result_storage_block
 from tasks import stage
 from tests.conftest import artifacts_at
 from tests.integration.helpers import task_states
@@ -30,7 +31,6 @@ from trainyard.model_store import MANIFEST, load_model, local_copy, save_model, 
 from trainyard.params import PARAMS_BY_TYPE, ModelType
 from trainyard.preprocessing import build_preprocessor
 from trainyard.registry.runs import get_model_version
-from trainyard.result_storage import save_result_storage_block
 from trainyard.settings import get_settings
 
 FUTURE_SKILLS = get_spec("future_skills")

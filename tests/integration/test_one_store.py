@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from runtime.processes import free_port
+from runtime.stack import Stack
 from tests.integration.conftest import Clients
-from trainyard.processes import free_port
-from trainyard.stack import Stack
 
 pytestmark = pytest.mark.integration
 BURST = 12

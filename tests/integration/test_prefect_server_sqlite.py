@@ -1,4 +1,4 @@
-"""The Prefect server as trainyard starts it (``trainyard.prefect_server``), on its embedded SQLite,
+"""The Prefect server as trainyard starts it (``runtime.prefect_server``), on its embedded SQLite,
 under the writes of 40 runs at once through Prefect's own client: created, Pending, Running, three
 task runs each, logs, Completed.
 
@@ -22,8 +22,8 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.states import Completed, Pending, Running, Scheduled
 from prefect.types._datetime import now
 
-from trainyard import prefect_server
-from trainyard.processes import free_port, spawn, stop_all, wait_http
+from runtime import prefect_server
+from runtime.processes import free_port, spawn, stop_all, wait_http
 
 pytestmark = pytest.mark.integration
 

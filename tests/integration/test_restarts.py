@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from runtime.processes import wait_http
 from tests.integration.conftest import Clients
 from tests.integration.helpers import task_ended_at, task_states, wait_for_status
-from trainyard.processes import wait_http
 from trainyard.registry.runs import get_model_version
 
 pytestmark = pytest.mark.integration

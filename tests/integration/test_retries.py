@@ -20,7 +20,7 @@ from tests.integration.helpers import (
     wait_for_rerun,
     wait_for_status,
 )
-from trainyard.processes import pid_alive
+from trainyard.pids import pid_alive
 from trainyard.registry.runs import get_run
 
 pytestmark = pytest.mark.integration

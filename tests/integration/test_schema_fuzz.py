@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from runtime.processes import free_port
 from tests.integration.conftest import Clients
 from tests.integration.helpers import paused_pools
-from trainyard.processes import free_port
 
 pytestmark = pytest.mark.integration
 ST = Path(sys.executable).parent / "st"

@@ -13,10 +13,11 @@ import pytest
 from prefect import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 
+from runtime.processes import wait_http
 from tests.integration.conftest import Clients
 from tests.integration.helpers import paused_pools, task_ended_at, task_states, wait_for_status
 from trainyard.model_store import load_model
-from trainyard.processes import pid_alive, wait_http
+from trainyard.pids import pid_alive
 
 pytestmark = pytest.mark.integration
 # ~10 s of fitting on two cores: long enough that the kill lands inside the fit, which each test checks.

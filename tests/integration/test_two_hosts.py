@@ -19,16 +19,16 @@ import pytest
 from prefect import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
+from runtime.crash_watch import HEARTBEAT_SECONDS, SILENCE
+from runtime.image import build_image, ensure_dockerd
+from runtime.processes import free_port
+from runtime.stack import Stack
 from tests.integration.helpers import assert_model_served, task_states, wait_for_rerun, wait_for_status
 from tests.integration.test_retries import retry
 from tests.services import Postgres, S3Endpoint
 from trainyard.artifact_store import get_store
-from trainyard.crash_watch import HEARTBEAT_SECONDS, SILENCE
-from trainyard.image import build_image, ensure_dockerd
-from trainyard.processes import free_port
 from trainyard.registry.auth import create_user, issue_token
 from trainyard.settings import get_settings
-from trainyard.stack import Stack
 
 pytestmark = pytest.mark.integration
 
@@ -175,7 +175,7 @@ def test_a_run_whose_host_is_lost_with_its_worker_is_crashed_by_its_missing_hear
     docker_stack: DockerStack,
 ) -> None:
     """No worker is left to see the container go: Prefect's heartbeats stop, and the automation of
-    trainyard.crash_watch marks the run Crashed (last heartbeat + 90 s, heartbeats every 30 s)."""
+    runtime.crash_watch marks the run Crashed (last heartbeat + 90 s, heartbeats every 30 s)."""
     job_id, container = _running_container(docker_stack.client)
     worker = next(p for name, p in docker_stack.stack.processes if name == "worker-gpu-0")
     try:

@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from trainyard.processes import free_port, port_holder
+from runtime.processes import free_port, port_holder
 from trainyard.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.integration
@@ -70,8 +70,8 @@ def test_a_signal_to_up_stops_every_process_it_started(tmp_path: Path, command: 
     try:
         started = psutil.Process(up.pid).children(recursive=True)
         names = " ".join(" ".join(p.cmdline()) for p in started)
-        assert "trainyard.prefect_server" in names and "trainyard.worker" in names and "uvicorn" in names, names
-        assert "trainyard.warm.server" in names, names
+        assert "runtime.prefect_server" in names and "runtime.worker" in names and "uvicorn" in names, names
+        assert "runtime.warm.server" in names, names
         children = psutil.Process(up.pid).children()
 
         up.send_signal(signum)

@@ -11,9 +11,9 @@ from prefect import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.objects import StateType
 
-from trainyard.processes import spawn, stop
+from runtime.processes import spawn, stop
+from runtime.stack import Stack
 from trainyard.settings import PROJECT_ROOT
-from trainyard.stack import Stack
 
 pytestmark = pytest.mark.integration
 POLL_SECONDS = 120  # the worker's timed poll: far longer than the test waits for the pickup
@@ -36,7 +36,7 @@ def test_a_triggered_run_is_picked_up_long_before_the_workers_next_poll(stack: S
         deployment = prefect.create_deployment(flow_id=flow_id, name="wakeup", work_pool_name="wakeup",
                                                entrypoint="bench.noop_flow:noop", path=str(PROJECT_ROOT))  # fmt: skip
         env = {**stack.env(), "PREFECT_WORKER_QUERY_SECONDS": str(POLL_SECONDS)}
-        worker = spawn([sys.executable, "-m", "trainyard.worker", "--pool", "wakeup", "--name", "wakeup-0"], env,
+        worker = spawn([sys.executable, "-m", "runtime.worker", "--pool", "wakeup", "--name", "wakeup-0"], env,
                        stack.logs / "worker-wakeup.log", cwd=PROJECT_ROOT)  # fmt: skip
         try:
             # Its first poll runs at start; then the next one is POLL_SECONDS (± 30 % jitter) away.

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from deployments.pools import RUN_ENTRY, docker_pools
+from runtime.image import _requirements
+from runtime.result_storage import BLOCK_SLUG, result_storage_env
+from runtime.stack import Stack
 from trainyard.artifact_store import ArtifactStore
-from trainyard.image import _requirements
-from trainyard.result_storage import BLOCK_SLUG, result_storage_env
-from trainyard.stack import Stack
 
 
 def test_an_s3_store_names_objects_by_url_and_a_local_one_by_path(tmp_path: Path) -> None:

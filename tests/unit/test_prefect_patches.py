@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import prefect.flow_engine as engine
 
-from trainyard import prefect_patches
+from runtime import prefect_patches
 
 
 def test_prefect_heartbeat_code_is_the_code_the_patch_was_written_against() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 
-PARENT = "import sys, time; from pathlib import Path; from trainyard.processes import spawn; " \
+PARENT = "import sys, time; from pathlib import Path; from runtime.processes import spawn; " \
          "child = spawn([sys.executable, '-c', 'import time; time.sleep(60)'], {}, Path(sys.argv[1]), " \
          "name='sleeper', die_with_me=sys.argv[2] == 'yes'); print(child.pid, flush=True); time.sleep(60)"  # fmt: skip
 

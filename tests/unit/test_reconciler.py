@@ -9,7 +9,7 @@ from prefect.client.schemas.objects import StateType
 
 from api.gateway import JobView
 from api.reconciler import local_pid, sweep
-from trainyard.processes import pid_alive
+from trainyard.pids import pid_alive
 
 
 class RecordingGateway:

@@ -1,4 +1,4 @@
-"""Patch 4 (``trainyard.prefect_patches``): the Prefect server's SQLite write transactions begin
+"""Patch 4 (``runtime.prefect_patches``): the Prefect server's SQLite write transactions begin
 ``IMMEDIATE``. On a real SQLite file through Prefect's own database configuration: a write transaction
 that read before another writer committed fails at once as shipped (the server's 503, the client's 2 s
 retry); patched, the second writer waits for the first and both land."""
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from prefect.server.database.configurations import AioSqliteConfiguration
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from trainyard import prefect_patches
+from runtime import prefect_patches
 
 SHIPPED = getattr(AioSqliteConfiguration.begin_transaction, "__wrapped_original__",
                   AioSqliteConfiguration.begin_transaction)  # fmt: skip

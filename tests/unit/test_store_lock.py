@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from trainyard.prefect_server import sqlite_database
-from trainyard.store_lock import FileLock, LockHeld, describe
+from runtime.prefect_server import sqlite_database
+from runtime.store_lock import FileLock, LockHeld, describe
 
-HOLD = "import sys, time; from pathlib import Path; from trainyard.store_lock import FileLock; " \
+HOLD = "import sys, time; from pathlib import Path; from runtime.store_lock import FileLock; " \
        "FileLock(Path(sys.argv[1])).acquire(prefect_port=4200, api_port=8000); print('held', flush=True); " \
        "time.sleep(60)"  # fmt: skip
 

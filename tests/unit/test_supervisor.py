@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trainyard.supervisor import Supervisor
+from runtime.supervisor import Supervisor
 
 
 class FakeStack:

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from trainyard.processes import pid_alive, stop
+from runtime.processes import stop
+from runtime.warm import launch
+from trainyard.pids import pid_alive
 from trainyard.settings import PROJECT_ROOT
-from trainyard.warm import launch
 
 # Preloaded like the real engine: the run starts in the launcher's cwd, where ``tests`` is not importable.
-SERVE = "import sys; from pathlib import Path; import tests.unit.warm_entry; from trainyard.warm.server import " \
+SERVE = "import sys; from pathlib import Path; import tests.unit.warm_entry; from runtime.warm.server import " \
         "WarmServer; WarmServer(Path(sys.argv[1]), entry_module='tests.unit.warm_entry').serve()"  # fmt: skip
 
 
@@ -141,7 +142,7 @@ def test_a_malformed_request_is_refused_and_the_server_keeps_serving(server: Pat
 
 CREATES_SUB_JOBS = """
 import sys
-from trainyard.warm.server import preload, preload_for
+from runtime.warm.server import preload, preload_for
 preload(preload_for(sys.argv[1]))
 from flows.train_all import FLOWS
 from trainyard.params import PARAMS_BY_TYPE

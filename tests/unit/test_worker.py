@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from trainyard.worker import SCHEDULED, EventDrivenProcessWorker, scheduled_in_pool
+from runtime.worker import SCHEDULED, EventDrivenProcessWorker, scheduled_in_pool
 
 
 def _event(name: str, pool: str | None) -> SimpleNamespace:

@@ -26,7 +26,7 @@ DEBIAN_MIRROR = "http://deb.debian.org/debian"
 # libgomp1: some families' libraries link the system's OpenMP runtime (others bring their own).
 BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates", "libgomp1")
 TORCH_WHEEL_DIRS = (Path("/opt/wheels"),)
-CODE = ("trainyard", "tasks", "flows", "deployments", "data", "datasets")
+CODE = ("trainyard", "tasks", "flows", "deployments", "runtime", "data", "datasets")
 logger = logging.getLogger(__name__)
 
 

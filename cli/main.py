@@ -8,11 +8,11 @@ from pathlib import Path
 
 import typer
 
+from cli.cluster import image_app, pools_app
+from cli.datasets import datasets_app
+from cli.models import models_app
+from cli.users import tokens_app, users_app
 from trainyard import datagen
-from trainyard.cli_cluster import image_app, pools_app
-from trainyard.cli_datasets import datasets_app
-from trainyard.cli_models import models_app
-from trainyard.cli_users import tokens_app, users_app
 from trainyard.params import PARAMS_BY_TYPE, ModelType
 from trainyard.settings import PROJECT_ROOT
 
@@ -100,9 +100,9 @@ def up(
     import signal
     import time
 
+    from runtime.stack import PortInUse, Stack, StoreInUse
     from trainyard.registry.auth import ensure_admin
     from trainyard.settings import get_settings
-    from trainyard.stack import PortInUse, Stack, StoreInUse
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -159,7 +159,7 @@ def up(
 
 def _build_image(tag: str) -> None:
     """The run image, rebuilt if the code changed (seconds when only the code did)."""
-    from trainyard.image import build_image, ensure_dockerd
+    from runtime.image import build_image, ensure_dockerd
     from trainyard.settings import get_settings
 
     logs = get_settings().artifacts_dir / "logs"

@@ -1,6 +1,6 @@
 """``prefect server start`` with trainyard's server-side patch (SQLite write transactions begin
-``IMMEDIATE``: ``trainyard.prefect_patches``, patch 4). Prefect's own CLI runs the server in this
-process, so every argument is Prefect's: ``python -m trainyard.prefect_server --host 127.0.0.1 --port 4200``.
+``IMMEDIATE``: ``runtime.prefect_patches``, patch 4). Prefect's own CLI runs the server in this
+process, so every argument is Prefect's: ``python -m runtime.prefect_server --host 127.0.0.1 --port 4200``.
 
 One SQLite database, one server: a second server started on a database that a live one serves exits
 at once, naming the first. Prefect's events (a run scheduled, a cancel asked for, a state changed)
@@ -17,7 +17,7 @@ from pathlib import Path
 
 def command(port: int, host: str = "127.0.0.1") -> list[str]:
     """The command line that starts a Prefect server this way, with this interpreter."""
-    return [sys.executable, "-m", "trainyard.prefect_server", "--host", host, "--port", str(port)]
+    return [sys.executable, "-m", "runtime.prefect_server", "--host", host, "--port", str(port)]
 
 
 def sqlite_database(url: str) -> Path | None:
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     from prefect.settings import get_current_settings
 
-    from trainyard.store_lock import FileLock, LockHeld, describe
+    from runtime.store_lock import FileLock, LockHeld, describe
 
     database = sqlite_database(get_current_settings().server.database.connection_url.get_secret_value())
     if database is not None:
@@ -52,11 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             lock.acquire(prefect_port=_option(args, "--port") or "4200")
         except LockHeld as held:
-            sys.stderr.write(f"trainyard.prefect_server: the Prefect database {database} is already served by "
+            sys.stderr.write(f"runtime.prefect_server: the Prefect database {database} is already served by "
                              f"{describe(held.holder)}; one database, one server (each server's events are its "
                              "own). Point this server at its own PREFECT_HOME.\n")  # fmt: skip
             return 1
-    from trainyard import prefect_patches
+    from runtime import prefect_patches
 
     prefect_patches.install_server()
     from prefect.cli import app

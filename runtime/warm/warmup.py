@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 
-logger = logging.getLogger("trainyard.warm")
+logger = logging.getLogger("runtime.warm")
 
 
 def _pandera() -> None:
@@ -39,7 +39,7 @@ def _matplotlib() -> None:
 
 
 def _prefect_tls() -> None:
-    from trainyard.prefect_patches import prefect_client_tls_context
+    from runtime.prefect_patches import prefect_client_tls_context
 
     prefect_client_tls_context()
 

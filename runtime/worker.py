@@ -1,6 +1,6 @@
 """The pools' worker: Prefect's process worker, woken by Prefect's own event stream.
 
-    python -m trainyard.worker --pool cpu --name cpu-0
+    python -m runtime.worker --pool cpu --name cpu-0
 
 A stock worker finds new runs by polling (``PREFECT_WORKER_QUERY_SECONDS``), so a triggered run waits
 0 to 1 poll interval (half of one on average) before anything starts it. This worker also follows the
@@ -21,9 +21,9 @@ from typing import Any
 import anyio
 from prefect.workers.process import ProcessWorker
 
-from trainyard import prefect_patches
+from runtime import prefect_patches
 
-logger = logging.getLogger("trainyard.worker")
+logger = logging.getLogger("runtime.worker")
 SCHEDULED = "prefect.flow-run.Scheduled"
 RECONNECT_SECONDS = 1.0
 
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     from prefect.settings import PREFECT_WORKER_HEARTBEAT_SECONDS, PREFECT_WORKER_PREFETCH_SECONDS
 
     logger.setLevel(logging.INFO)  # Prefect's logging setup (root: WARNING) prints it in the worker's format
-    prefect_patches.install()  # one TLS context per process (trainyard/prefect_patches.py)
+    prefect_patches.install()  # one TLS context per process (runtime/prefect_patches.py)
     worker = EventDrivenProcessWorker(
         work_pool_name=args.pool,
         name=args.name,

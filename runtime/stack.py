@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from trainyard import prefect_server
+from runtime import prefect_server
+from runtime.crash_watch import ensure_automation, heartbeat_env
+from runtime.processes import port_holder, spawn, stop, stop_all, wait_http
+from runtime.result_storage import result_storage_env, save_result_storage_block
+from runtime.store_lock import FileLock, LockHeld, describe
+from runtime.supervisor import Supervisor
 from trainyard.artifact_store import get_store
-from trainyard.crash_watch import ensure_automation, heartbeat_env
-from trainyard.processes import port_holder, spawn, stop, stop_all, wait_http
-from trainyard.result_storage import result_storage_env, save_result_storage_block
 from trainyard.settings import PROJECT_ROOT, get_settings
-from trainyard.store_lock import FileLock, LockHeld, describe
-from trainyard.supervisor import Supervisor
 
 logger = logging.getLogger(__name__)
 BIN = Path(sys.executable).parent
@@ -126,7 +126,7 @@ class Stack:
             "TRAINYARD_REGISTRY_URL": settings.registry_url,
             "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.5",
             "PREFECT_HOME": "/tmp/prefect-home",  # the worker's own (a path on this host) would be passed on
-            **heartbeat_env(),  # a run whose host is lost with its worker is Crashed by trainyard.crash_watch
+            **heartbeat_env(),  # a run whose host is lost with its worker is Crashed by runtime.crash_watch
         }
 
     def warm_socket(self, pool: str) -> Path | None:
@@ -144,7 +144,7 @@ class Stack:
     def flow_run_commands(self) -> dict[str, str]:
         """Each pool's flow-run command: the launcher, pointed at the pool's warm server when there is one
         (it also gives each run its own output file, so a run never writes to its worker's pipe)."""
-        from trainyard.warm import launch
+        from runtime.warm import launch
 
         commands = {}
         for pool in POOLS:
@@ -236,12 +236,12 @@ class Stack:
         for pool in POOLS:
             socket = self.warm_socket(pool)
             if socket is not None and f"warm-{pool}" not in started:
-                from trainyard.warm.server import preload_for
+                from runtime.warm.server import preload_for
 
                 modules = preload_for(pool)
                 if not get_store().is_local:  # its client library, imported once per server, not per run
                     modules = (*modules, "s3fs")
-                self._start(f"warm-{pool}", [sys.executable, "-m", "trainyard.warm.server", str(socket), *modules])
+                self._start(f"warm-{pool}", [sys.executable, "-m", "runtime.warm.server", str(socket), *modules])
 
     def start_workers(self) -> None:
         """The pools' workers (and their warm servers, if not started yet)."""
@@ -255,8 +255,8 @@ class Stack:
                     continue
                 self._start(
                     f"worker-{pool}-{index}",
-                    # Prefect's process worker, woken by the run's Scheduled event (trainyard/worker.py).
-                    [sys.executable, "-m", "trainyard.worker", "--pool", pool, "--name", f"{pool}-{index}"],
+                    # Prefect's process worker, woken by the run's Scheduled event (runtime/worker.py).
+                    [sys.executable, "-m", "runtime.worker", "--pool", pool, "--name", f"{pool}-{index}"],
                 )  # fmt: skip
 
     def start_api(self, timeout: float = 180, *, name: str = "api", port: int | None = None,

@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 
 class Supervised(Protocol):
-    """What the supervisor needs of a stack (``trainyard.stack.Stack``)."""
+    """What the supervisor needs of a stack (``runtime.stack.Stack``)."""
 
     def dead_children(self) -> list[tuple[str, int, int]]: ...
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from trainyard.image import BASE_TAG, IMAGE_TAG
+from runtime.image import BASE_TAG, IMAGE_TAG
 
 image_app = typer.Typer(help="The run image of Docker and Kubernetes pools.", no_args_is_help=True)
 pools_app = typer.Typer(help="Work pools for other machines.", no_args_is_help=True)
@@ -20,7 +20,7 @@ def build(
 ) -> None:
     """Build the run image with no registry pull: debootstrap + docker import for the base (once),
     then docker/Dockerfile (as root, dockerd is started with no bridge if no engine answers)."""
-    from trainyard.image import ImageError, build_image, ensure_dockerd
+    from runtime.image import ImageError, build_image, ensure_dockerd
     from trainyard.settings import get_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -51,7 +51,7 @@ def create(
     from prefect import get_client
 
     from deployments.pools import PoolSpec, cluster_template, ensure_pool
-    from trainyard.crash_watch import ensure_automation
+    from runtime.crash_watch import ensure_automation
 
     kinds = {"kubernetes": ("kubernetes", "kubernetes"), "docker-gpu": ("docker", "docker")}
     if kind not in kinds:
@@ -64,5 +64,5 @@ def create(
         template["variables"]["properties"]["env"]["default"].update(env)
     with get_client(sync_client=True) as client:
         ensure_pool(client, PoolSpec(name or kind, pool_type, f"trainyard {kind} runs", limit, template))
-    ensure_automation()  # the template's runs send heartbeats; lost ones are Crashed (trainyard.crash_watch)
+    ensure_automation()  # the template's runs send heartbeats; lost ones are Crashed (runtime.crash_watch)
     typer.echo(f"pool {name or kind} ({pool_type}) is ready")

@@ -1,6 +1,6 @@
 """The warm server: imports once, then forks one child per flow run, which runs Prefect's engine.
 
-    python -m trainyard.warm.server SOCKET [MODULE ...]
+    python -m runtime.warm.server SOCKET [MODULE ...]
 
 Each child gets the launcher's stdin/stdout/stderr, working directory and environment before any
 run code executes, and Prefect's settings are rebuilt from that environment, so a child is the same
@@ -25,12 +25,12 @@ import time
 import warnings
 from pathlib import Path
 
-from trainyard import prefect_patches
-from trainyard.processes import die_with_parent, libc_prctl
-from trainyard.warm.launch import HEADER, STDIO
-from trainyard.warm.warmup import warm_up
+from runtime import prefect_patches
+from runtime.processes import die_with_parent, libc_prctl
+from runtime.warm.launch import HEADER, STDIO
+from runtime.warm.warmup import warm_up
 
-logger = logging.getLogger("trainyard.warm")
+logger = logging.getLogger("runtime.warm")
 # What every flow run imports: Prefect's engine, the flows, and what the steps import when they run.
 COMMON_PRELOAD = (
     "prefect.engine",
@@ -277,7 +277,7 @@ def main(argv: list[str]) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     socket_path, modules = Path(argv[0]), tuple(argv[1:]) or preload_for("gpu")
     preload(modules)
-    prefect_patches.install()  # runs end when their work does (trainyard/prefect_patches.py); forks inherit it
+    prefect_patches.install()  # runs end when their work does (runtime/prefect_patches.py); forks inherit it
     warm_up()
     server = WarmServer(socket_path)
     try:

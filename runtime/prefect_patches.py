@@ -1,7 +1,7 @@
 """Four small, documented patches to Prefect 3.8 (its flow engine's heartbeat thread, its API
 clients' TLS set-up, its run supervisor's wait after a cancel, and its server's SQLite write
 transactions), applied by the warm server at start, by the pools' workers, by the container pools'
-run command (``trainyard.run_entry``), and (patch 4 only) by ``trainyard.prefect_server``.
+run command (``runtime.run_entry``), and (patch 4 only) by ``runtime.prefect_server``.
 
 1. Heartbeats. Prefect's flow-run heartbeat thread (``prefect.flow_engine._send_heartbeats``, on by default every
 180 s) sleeps in 1-second steps, and a synchronous flow joins it when the flow's body returns: every
@@ -29,7 +29,7 @@ and the container waits out the rest (a cancel measured 4.9 s from request to co
 ``_prompt_kill`` is ``ProcessManager.kill`` with the check every 0.1 s; ``KILL_SOURCE_SHA256`` pins the
 code it replaces, as for patch 1.
 
-4. SQLite write transactions (the Prefect *server*, applied by ``trainyard.prefect_server``). Prefect
+4. SQLite write transactions (the Prefect *server*, applied by ``runtime.prefect_server``). Prefect
 begins its write transactions ``DEFERRED`` unless the caller asks ``with_for_update``: such a
 transaction reads, then upgrades to a writer, and when another connection has committed in between,
 SQLite fails the upgrade at once with ``SQLITE_BUSY_SNAPSHOT`` (its busy timeout does not apply to it).
@@ -231,7 +231,7 @@ async def _immediate_begin_transaction(
 
 
 def install_server() -> None:
-    """Apply patch 4 in a Prefect server's process (idempotent): ``trainyard.prefect_server`` does it
+    """Apply patch 4 in a Prefect server's process (idempotent): ``runtime.prefect_server`` does it
     before Prefect's CLI starts the server in the same process."""
     from prefect.server.database.configurations import AioSqliteConfiguration
 

@@ -1,8 +1,8 @@
-"""The flow-run command of container pools: ``python -m trainyard.run_entry``.
+"""The flow-run command of container pools: ``python -m runtime.run_entry``.
 
 Prefect's own run supervisor (``prefect flow-run execute``: it starts the engine, watches for a
 cancel and stops the engine on one), with trainyard's Prefect patches applied first, as the warm
-server applies them on process pools (``trainyard.prefect_patches``: a cancelled run's container is
+server applies them on process pools (``runtime.prefect_patches``: a cancelled run's container is
 gone about a second after its engine, not three).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from trainyard import prefect_patches
+from runtime import prefect_patches
 
 
 def main() -> None:

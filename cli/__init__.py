@@ -1,0 +1,2 @@
+"""The `trainyard` command line (`cli.main:app`): it drives the runtime, the registry and the datasets;
+nothing imports it."""
