@@ -31,11 +31,13 @@ from trainyard.registry.runs import (
 )
 from trainyard.states import RunStatus, run_status
 
+LISTED_TYPES = [*JOB_TYPES, "score"]  # what GET /train/jobs lists: the training jobs and the scoring ones
 
-def normalize_job_type(value: str) -> str | None:
+
+def normalize_job_type(value: str, known: list[str] = JOB_TYPES) -> str | None:
     """The canonical spelling of a job type (case, ``_`` for ``-``), or None if there is no such type."""
     normalized = value.strip().lower().replace("_", "-")
-    return normalized if normalized in JOB_TYPES else None
+    return normalized if normalized in known else None
 
 
 def parse_job_type(value: str) -> str:

@@ -19,7 +19,8 @@ from api import reconciler
 from api.deps import PrincipalCache
 from api.gateway import IdempotencyConflict, PrefectGateway, PrefectUnavailable, ViewCache
 from api.limits import BodySizeLimit, bounded_errors
-from api.routers import auth, datasets, jobs, training
+from api.predictors import Predictors
+from api.routers import auth, datasets, jobs, scoring, training
 from trainyard.registry.db import get_engine
 from trainyard.settings import get_settings
 
@@ -32,6 +33,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     get_engine()  # create the registry schema before the first request
     settings = get_settings()
     app.state.principals = PrincipalCache(settings.token_cache_seconds)
+    app.state.predictors = Predictors()
     with PrefectGateway.connect(ViewCache(settings.status_cache_seconds)) as gateway:
         app.state.gateway = gateway
         stop = threading.Event()
@@ -98,7 +100,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(PrefectUnavailable, _prefect_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(IdempotencyConflict, _idempotency_conflict)  # type: ignore[arg-type]
-    for router in (auth.router, jobs.router, training.router, datasets.router):
+    for router in (auth.router, jobs.router, training.router, datasets.router, scoring.router):
         app.include_router(router)
     return app
 

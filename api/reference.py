@@ -108,6 +108,32 @@ EXAMPLES: dict[tuple[str, str], tuple[str, str, Any]] = {
         f"curl -s -X DELETE localhost:8000/train/job/5c1d… {AUTH}",
         {"message": "Job 5c1d… cancelled successfully", "job_id": "5c1d…", "status": "cancelling"},
     ),
+    ("POST", "/score"): (
+        "admin, hr_staff",
+        f"curl -s -X POST localhost:8000/score {AUTH} {JSON} "
+        '-d \'{"model": "xgboost@champion", "dataset": "churn"}\'',
+        {
+            "job_id": "7e21…",
+            "status": "started",
+            "message": "Scoring churn with xgboost@champion",
+            "model_type": "score",
+            "prefect_ui_url": "http://127.0.0.1:4200/runs/flow-run/7e21…",
+            "cached": False,
+        },
+    ),
+    ("POST", "/predict/{family}"): (
+        "admin, hr_staff",
+        f"curl -s -X POST 'localhost:8000/predict/xgboost?dataset=churn' {AUTH} {JSON} "
+        '-d \'{"rows": [{"customer": "C-1", "revenue": 41.5, "months": 12, "children": 0, ...}]}\'',
+        {
+            "model_type": "xgboost",
+            "model_version": "v20261124_080001-0b6f2f3e",
+            "dataset": "churn",
+            "task": "classification",
+            "predictions": [0],
+            "probabilities": [{"0": 0.83, "1": 0.17}],
+        },
+    ),
     ("GET", "/datasets"): (
         "admin, hr_staff, manager",
         f"curl -s localhost:8000/datasets {AUTH}",

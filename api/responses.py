@@ -11,7 +11,9 @@ _DESCRIBED: dict[int, tuple[Any, str]] = {
     401: (ErrorPublic, "Missing or unknown token"),
     403: (ErrorPublic, "The token's role may not do this"),
     404: (ErrorPublic, "No such job, run, model version or page"),
-    409: (ErrorPublic, "The resource changed under the request (another writer moved the alias); try again"),
+    409: (ErrorPublic, "The resource changed under the request (another writer moved the alias, or the model's "
+                       "dataset spec changed incompatibly since it was trained)"),
+    413: (ErrorPublic, "Request body too large (or more rows than a prediction takes)"),
     500: (ErrorPublic, "Training failed; the run record keeps the error"),
     503: (ErrorPublic, "The Prefect server is unreachable; retry after the Retry-After seconds"),
 }

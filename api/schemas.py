@@ -88,6 +88,7 @@ class JobStatusPublic(JobPublic):
         None, description="Why a job that has not started cannot start now (no live worker, paused pool)"
     )
     progress: ProgressPublic
+    scoring: ScoringPublic | None = Field(None, description="A score job's model version, input and predictions file")
     champion: ChampionPublic | None = Field(
         None, description="Whether the job's model became champion, and why (single-model jobs that registered one)"
     )
@@ -255,6 +256,46 @@ class TrainRunOutcome(BaseModel):
     metrics: TrainRunMetrics | None = None
     error: str | None = None
     job_id: str | None = None
+
+
+# --- scoring ---
+MAX_PREDICT_ROWS = 1000
+
+
+class ScoreRequest(_Body):
+    model: str = Field("xgboost@champion", min_length=1, max_length=200,
+                       description="family@alias (xgboost@champion), family:version, or a family alone (its champion)")
+    dataset: str = Field("churn", min_length=1, max_length=1024,
+                         description="The rows to score: a registered dataset's name or a file inside a data root; "
+                         "checked against the model's own dataset spec, its target column optional")
+    alias_dataset: str | None = Field(None, max_length=1024, description="Whose alias `model` names (aliases are "
+                                      "per dataset); default: `dataset` when it is a registered name")
+    output_format: Literal["parquet", "csv"] = "parquet"
+
+
+class ScoringPublic(BaseModel):
+    model_type: str | None
+    model_version: str | None
+    dataset_path: str | None
+    input_sha256: str | None
+    rows: int | None
+    output_location: str | None = Field(description="The predictions file, once written")
+    output_sha256: str | None
+
+
+class PredictRequest(_Body):
+    rows: list[dict[str, Any]] = Field(min_length=1, description=f"Up to {MAX_PREDICT_ROWS} rows, each a mapping of "
+                                       "the model's dataset columns (the target may be left out)")
+
+
+class PredictPublic(BaseModel):
+    model_type: str
+    model_version: str = Field(description="The version that answered")
+    dataset: str = Field(description="The dataset spec the rows were checked against")
+    task: Literal["classification", "regression"]
+    predictions: list[Any] = Field(description="A label per row (classification) or a value (regression)")
+    probabilities: list[dict[str, float]] | None = Field(description="Per row, each class's probability; null "
+                                                         "for regression")
 
 
 # --- datasets ---

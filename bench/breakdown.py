@@ -93,8 +93,9 @@ def main() -> None:
         child(args.family, args.dataset)
         return
 
+    from runtime import prefect_server
     from runtime.processes import free_port, spawn, stop, wait_http
-    from trainyard import datagen, prefect_server
+    from trainyard import datagen
 
     with tempfile.TemporaryDirectory(prefix="bench-breakdown-") as work:
         port = free_port()

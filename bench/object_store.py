@@ -35,9 +35,10 @@ def main() -> None:
 
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
+    from runtime import prefect_server
     from runtime.processes import free_port, spawn, stop, wait_http
     from runtime.result_storage import result_storage_env, save_result_storage_block
-    from trainyard import datagen, prefect_server
+    from trainyard import datagen
     from trainyard.artifact_store import ArtifactStore
 
     rows = []

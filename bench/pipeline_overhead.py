@@ -162,8 +162,9 @@ def main() -> None:
         print(json.dumps({"job_s": job, "max_rss_mib": rss}))
         return
 
+    from runtime import prefect_server
     from runtime.processes import free_port, spawn, stop, wait_http
-    from trainyard import datagen, prefect_server
+    from trainyard import datagen
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-data-") as data:

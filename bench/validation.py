@@ -27,9 +27,9 @@ def main() -> None:
     args = parser.parse_args()
     import pandera.pandas as pa
 
-    from tasks.schemas import schema_for
     from trainyard.datagen import churn
     from trainyard.datasets import get_spec
+    from trainyard.datasets.schema import schema_for
 
     CHURN = get_spec("churn")
 

@@ -41,10 +41,10 @@ def add(
 ) -> None:
     """Infer a spec from the table, write it as datasets/<name>.yaml (edit it by hand as you like) and print it."""
 
-    from tasks.schemas import schema_for
     from trainyard.dataset_files import read_table, resolve_dataset_path
     from trainyard.datasets.infer import infer_spec
     from trainyard.datasets.registry import BUILTIN, get_spec, spec_path
+    from trainyard.datasets.schema import schema_for
     from trainyard.datasets.spec import NAME_PATTERN, dump, parse
     from trainyard.settings import get_settings
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+from pathlib import Path
 
 import typer
 
@@ -17,11 +18,11 @@ models_app = typer.Typer(help="Model versions and their aliases (champion, stagi
 
 @models_app.command("families")
 def families_() -> None:
-    """The registered model families: name, pool, summary, and hyperparameters with their defaults."""
+    """The registered model families: name, pool, tasks, summary, and hyperparameters with their defaults."""
     from trainyard.families import families
 
     for family in families().values():
-        typer.echo(f"{family.name:<20} pool {family.pool:<4} {family.summary}")
+        typer.echo(f"{family.name:<20} pool {family.pool:<4} {'+'.join(family.tasks):<26} {family.summary}")
         typer.echo(f"{'':<20} {json.dumps(family.hyperparameters().model_dump())}")
 
 
@@ -94,3 +95,43 @@ def history(
         moved = f"{event.previous_version or '-'} -> {event.version or '(removed)'}"
         typer.echo(f"{event.at:%Y-%m-%d %H:%M:%S} {event.model_type:<14} {event.alias:<12} {moved}  "
                    f"by {event.actor}: {event.reason}")  # fmt: skip
+
+
+@models_app.command("predict")
+def predict(
+    ref: str = typer.Argument(..., help="family@alias (xgboost@champion), family:version, or a family (its champion)."),
+    file: str = typer.Option(..., "--file", help="The rows: a registered dataset's name or a CSV/Parquet file inside a "
+                             "data root. Checked against the model's dataset spec; the target may be absent."),
+    out: Path | None = typer.Option(None, "--out", help="Where to write the predictions (.parquet or .csv; default: "
+                                    "<file>.predictions.parquet in the current directory)."),
+    alias_dataset: str | None = typer.Option(None, "--alias-dataset", help="Whose alias REF names, when the alias "
+                                             "is held on several datasets."),
+) -> None:
+    """Score a table with a registered model in this process (no Prefect run; POST /score makes it a job)."""
+    import re
+
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from trainyard.dataset_files import read_table
+    from trainyard.datasets.registry import resolve_request
+    from trainyard.datasets.spec import NAME_PATTERN
+    from trainyard.errors import TrainyardError
+    from trainyard.scoring import ModelRef, check_rows, load_scorer, prediction_table, resolve
+
+    try:
+        model_ref = ModelRef.parse(ref)
+        scope = alias_dataset or (file if re.fullmatch(NAME_PATTERN, file) else None)
+        scorer = load_scorer(resolve(model_ref, scope if model_ref.version is None else None))
+        path, _ = resolve_request(file)
+        table = prediction_table(scorer, check_rows(scorer, read_table(path)))
+    except (TrainyardError, ValueError) as exc:
+        typer.echo(f"trainyard models predict: {exc}", err=True)
+        raise typer.Exit(1) from None
+    destination = out or Path(f"{path.stem}.predictions.parquet")
+    if destination.suffix.lower() == ".csv":
+        pacsv.write_csv(table, destination)
+    else:
+        pq.write_table(table, destination)
+    typer.echo(f"{table.num_rows} rows scored by {scorer.model.model_type} {scorer.model.version} "
+               f"({scorer.spec.kind}): {destination}")  # fmt: skip

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from prefect import get_run_logger, task
 
 from tasks.cache_keys import validate_key
@@ -12,18 +10,13 @@ from trainyard.datasets import get_spec
 from trainyard.errors import SchemaValidationError
 from trainyard.refs import DatasetRef, ValidatedDataset
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-MAX_ROWS_SHOWN = 5
-
 
 @task(name="validate-dataset", cache_key_fn=validate_key, persist_result=True, result_serializer="json")
 def validate_dataset(dataset: DatasetRef) -> ValidatedDataset:
     """Check types, ranges, allowed values and columns; refuse empty or single-class (constant-target) data."""
     import pandera.pandas as pa
 
-    from tasks.schemas import schema_for
+    from trainyard.datasets.schema import describe_failures, schema_for
 
     spec = get_spec(dataset.kind)
     frame = read_stage(dataset.staged)
@@ -68,26 +61,3 @@ def validate_dataset(dataset: DatasetRef) -> ValidatedDataset:
                           f"classes {counts}" if counts else f"{spec.target} from {valid[spec.target].min():g} "
                           f"to {valid[spec.target].max():g}")  # fmt: skip
     return ValidatedDataset(dataset=dataset, staged=staged, rows=len(valid), class_counts=counts)
-
-
-def describe_failures(cases: pd.DataFrame) -> list[str]:
-    """One line per (column, check): what failed, at which rows, with which values."""
-    lines: list[str] = []
-    coerce_failed = set(cases.loc[cases["check"].astype(str).str.startswith("coerce_dtype"), "column"])
-    for (column, check), group in cases.groupby(["column", "check"], sort=False, dropna=False):
-        check = str(check)
-        if check == "column_in_dataframe":
-            lines.append(f"missing column {group['failure_case'].iloc[0]!r}")
-        elif check == "column_in_schema":
-            lines.append(f"unexpected column {group['failure_case'].iloc[0]!r} (not in the schema)")
-        elif column in coerce_failed and not check.startswith("coerce_dtype"):
-            continue  # the type error already explains these rows
-        else:
-            rows = group["index"].dropna()
-            shown = ", ".join(
-                f"{int(i)} ({v!r})" for i, v in zip(rows[:MAX_ROWS_SHOWN], group["failure_case"], strict=False)
-            )
-            more = f" and {len(rows) - MAX_ROWS_SHOWN} more" if len(rows) > MAX_ROWS_SHOWN else ""
-            where = f" at rows {shown}{more}" if len(rows) else ""
-            lines.append(f"column {column!r}: check {check} failed{where}")
-    return lines

@@ -41,6 +41,10 @@ class SpecChangedError(ArtifactError):
     """A model's dataset spec changed incompatibly since it was trained (a column, the target or its classes)."""
 
 
+class ModelNotFoundError(TrainyardError):
+    """A model reference names no registered model: an unknown family, version or alias."""
+
+
 class RegistryError(TrainyardError):
     """The registry rejected a write (duplicate version, unknown run)."""
 

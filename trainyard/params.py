@@ -86,3 +86,30 @@ TrainAllParams: type[_TrainAllBase] = create_model(
     "TrainAllParams", __base__=_TrainAllBase, __module__=__name__,
     **{f.attribute: (f.hyperparameters, Field(default_factory=f.hyperparameters)) for f in families().values()},
 )  # fmt: skip
+
+
+class ScoreParams(_Strict):
+    """What the ``score`` flow takes: the model, the table to score, and where its alias is held."""
+
+    model: str = Field(
+        "xgboost@champion",
+        min_length=1,
+        max_length=200,
+        description="family@alias (xgboost@champion), family:version, or a family alone (its champion).",
+    )
+    dataset: str = Field(
+        "churn",
+        min_length=1,
+        max_length=1024,
+        description="The rows to score: a registered dataset's name, or a CSV or Parquet file inside a data root. "
+        "Checked against the model's own dataset spec; its target column may be absent.",
+    )
+    alias_dataset: str | None = Field(
+        None,
+        max_length=1024,
+        description="The dataset whose alias the model reference names (aliases are per dataset). Default: "
+        "`dataset` when it is a registered name, else the only dataset that alias is held on.",
+    )
+    output_format: Literal["parquet", "csv"] = "parquet"
+    chunk_rows: int = Field(100_000, ge=1_000, le=5_000_000, description="Rows predicted at a time")
+    requested_by: str | None = Field(None, max_length=150)

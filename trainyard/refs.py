@@ -88,6 +88,21 @@ class TrainingOutcome(BaseModel):
     metrics: Metrics
 
 
+class ScoringOutcome(BaseModel):
+    """What the ``score`` flow returns, and the registry's scoring run holds."""
+
+    flow_run_id: str
+    model_type: str
+    model_version: str
+    dataset: str  # the model's dataset spec, which the rows passed
+    input_path: str
+    input_sha256: str
+    rows: int
+    output_location: str
+    output_sha256: str
+    seconds: float
+
+
 class RunRecord(BaseModel):
     """The registry row a flow run writes to; ``finished`` when its model is already registered (a
     retry of a completed run), which the flow then returns as it is."""

@@ -45,7 +45,8 @@ from trainyard.states import TERMINAL_JOB_STATUSES, JobStatus, default_state_nam
 
 # The deployment each job type runs (every registered family, and "all"), and the flow name that
 # identifies a job's type.
-DEPLOYMENTS: dict[str, str] = {**{name: f.deployment for name, f in families().items()}, "all": "train-all/all"}
+DEPLOYMENTS: dict[str, str] = {**{name: f.deployment for name, f in families().items()}, "all": "train-all/all",
+                               "score": "score/score"}
 FLOW_TYPES: dict[str, str] = {d.split("/")[0]: t for t, d in DEPLOYMENTS.items()}
 STATE_TYPES_BY_STATUS: dict[JobStatus, list[StateType]] = {
     status: [s for s in StateType if job_status(s) is status] for status in JobStatus

@@ -25,6 +25,7 @@ from api.schemas import (
     ModelPublic,
     ModelsPublic,
     ProgressPublic,
+    ScoringPublic,
     SubJob,
     TrainingRequest,
     TrainOptions,
@@ -126,7 +127,15 @@ def job_status(job_id: str, gateway: GatewayDep, _user: Reader) -> JobStatusPubl
         message=gateway.waiting_reason(job),
         progress=_progress(gateway.progress(job)),
         champion=jobs.champion_view(run) if completed else None,
+        scoring=_scoring(job.id) if job.model_type == "score" else None,
     )
+
+
+def _scoring(job_id: str) -> ScoringPublic | None:
+    from trainyard.registry.scoring import get_scoring
+
+    record = get_scoring(job_id)
+    return None if record is None else ScoringPublic.model_validate(record, from_attributes=True)
 
 
 def _progress(progress: Progress) -> ProgressPublic:
@@ -137,12 +146,12 @@ def _progress(progress: Progress) -> ProgressPublic:
 def list_jobs(
     gateway: GatewayDep, _user: Reader, limit: Annotated[int, Query(ge=1, le=100)] = 10,
     status_: Annotated[JobStatus | None, Query(alias="status")] = None,
-    model_type: Annotated[str | None, Query(json_schema_extra={"enum": jobs.JOB_TYPES})] = None,
+    model_type: Annotated[str | None, Query(json_schema_extra={"enum": jobs.LISTED_TYPES})] = None,
 ) -> JobsPublic:  # fmt: skip
-    """Jobs newest first; ``total_count`` counts all matches, ``filtered_count`` this page."""
-    types = jobs.JOB_TYPES
+    """Jobs newest first (training and scoring); ``total_count`` counts all matches, ``filtered_count`` this page."""
+    types = jobs.LISTED_TYPES
     if model_type is not None:
-        normalized = jobs.normalize_job_type(model_type)
+        normalized = jobs.normalize_job_type(model_type, types)
         if normalized is None:
             raise RequestValidationError([{"type": "enum", "loc": ("query", "model_type"), "input": model_type,
                                            "msg": f"Input should be one of: {', '.join(types)}"}])  # fmt: skip

@@ -19,9 +19,9 @@ logger = logging.getLogger("runtime.warm")
 
 
 def _pandera() -> None:
-    from tasks.schemas import schema_for
     from trainyard import datagen
     from trainyard.datasets import dataset_specs
+    from trainyard.datasets.schema import schema_for
 
     samples = {"churn": datagen.churn(rows=40, seed=1), "future_skills": datagen.future_skills(seed=1).head(40)}
     for name, spec in dataset_specs().items():  # every registered spec's schema, built before the fork

@@ -145,7 +145,9 @@ HARMLESS = {"/train/{model_type}": ("/train/xgboost", {"retrain": "yes"}), "/tra
             "/train/job/{job_id}": ("/train/job/00000000-0000-0000-0000-000000000000", None),
             "/api/training/runs/{run_id}/": ("/api/training/runs/999999999/", None),
             "/train/models/{model_type}/{version}/aliases": (f"{NO_SUCH_MODEL}/aliases", {"alias": "x"}),
-            "/train/models/{model_type}/{version}/aliases/{alias}": (f"{NO_SUCH_MODEL}/aliases/x", None)}  # fmt: skip
+            "/train/models/{model_type}/{version}/aliases/{alias}": (f"{NO_SUCH_MODEL}/aliases/x", None),
+            "/score": ("/score", {"model": "xgboost:no-such-version"}),
+            "/predict/{family}": ("/predict/xgboost?version=no-such-version", {"rows": [{}]})}  # fmt: skip
 
 
 def test_every_route_answers_401_without_a_token_and_403_to_a_role_without_the_right(live_stack: Clients) -> None:
@@ -163,7 +165,8 @@ def test_every_route_answers_401_without_a_token_and_403_to_a_role_without_the_r
             for allowed in (live_stack.admin, live_stack.hr):
                 assert allowed.request(**send).status_code not in {401, 403}, send
             checked += 1
-    assert checked == 13, checked  # every authenticated operation: the two contracts, the aliases routes, /datasets
+    # every authenticated operation: the two contracts, the aliases routes, /datasets, /score and /predict
+    assert checked == 15, checked
 
 
 def test_a_tampered_model_is_dropped_from_the_available_models(live_stack: Clients) -> None:

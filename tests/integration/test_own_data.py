@@ -6,6 +6,7 @@ the champion gate wanting the error lower."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -122,6 +123,21 @@ def test_a_regression_table_is_registered_and_trained_by_every_family_that_train
     assert lost["status"] == "completed", lost
     assert lost["metrics"]["rmse"] > forest["metrics"]["rmse"] and not lost["champion"]["promoted"]
     assert "rmse" in lost["champion"]["reason"] and "lower is better" in lost["champion"]["reason"]
+
+    # Online: the regression champion answers values; once its spec changes a feature's kind, a 409.
+    rows = frame.drop(columns=["units_per_hour"]).head(4).to_dict(orient="records")
+    answer = live_stack.hr.post("/predict/random-forest", params={"dataset": "plant_output"}, json={"rows": rows})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["task"] == "regression" and body["probabilities"] is None and len(body["predictions"]) == 4
+    assert all(isinstance(value, float) for value in body["predictions"])
+    spec_file = sandbox / "datasets" / "plant_output.yaml"
+    spec_file.write_text(spec_file.read_text().replace("crew: {type: int", "crew: {type: float"))
+    assert live_stack.hr.post("/predict/random-forest", params={"dataset": "plant_output"},
+                              json={"rows": rows}).status_code == 200  # int -> float: still a number
+    spec_file.write_text(re.sub(r"crew: \{[^}]*\}", "crew: {type: category}", spec_file.read_text()))
+    changed = live_stack.hr.post("/predict/random-forest", params={"dataset": "plant_output"}, json={"rows": rows})
+    assert changed.status_code == 409 and "feature 'crew' was number, is category" in changed.text, changed.text
     _datasets("remove", "plant_output")
 
 

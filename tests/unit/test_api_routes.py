@@ -4,9 +4,10 @@ from fastapi.routing import APIRoute
 
 from api.deps import Allow
 from api.main import create_app
-from api.routers import auth, datasets, jobs, training
+from api.routers import auth, datasets, jobs, scoring, training
 from api.routers.auth import PUBLIC_PATHS
 
+ROUTERS = (auth.router, jobs.router, training.router, datasets.router, scoring.router)
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
 
@@ -15,7 +16,7 @@ def _rules(route: APIRoute) -> list[Allow]:
 
 
 def test_every_route_has_an_auth_rule_or_is_public() -> None:
-    routes = [r for router in (auth.router, jobs.router, training.router, datasets.router) for r in router.routes]
+    routes = [r for router in ROUTERS for r in router.routes]
     assert routes
     for route in routes:
         assert isinstance(route, APIRoute)
@@ -23,13 +24,13 @@ def test_every_route_has_an_auth_rule_or_is_public() -> None:
 
 
 def test_no_route_escapes_the_guarded_routers() -> None:
-    guarded = {r.path for router in (auth.router, jobs.router, training.router, datasets.router) for r in router.routes}
+    guarded = {r.path for router in ROUTERS for r in router.routes}
     served = set(create_app().openapi()["paths"])
     assert served <= guarded | DOCS
 
 
 def test_writes_need_a_training_role() -> None:
-    for router in (jobs.router, training.router):
+    for router in (jobs.router, training.router, scoring.router):
         for route in router.routes:
             if {"POST", "DELETE"} & route.methods:
                 assert all("manager" not in rule.roles for rule in _rules(route)), route.path

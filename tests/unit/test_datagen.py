@@ -1,8 +1,8 @@
 import pandas as pd
 
-from tasks.schemas import schema_for
 from trainyard import datagen
 from trainyard.datasets import get_spec
+from trainyard.datasets.schema import schema_for
 from trainyard.settings import PROJECT_ROOT
 
 CHURN, FUTURE_SKILLS = get_spec("churn"), get_spec("future_skills")

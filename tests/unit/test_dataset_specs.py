@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from tasks.load import load_dataset
-from tasks.schemas import schema_for
 from tests.fits import unseen_table
 from trainyard.datasets import SpecFileError, dataset_specs, get_spec
 from trainyard.datasets.infer import infer_spec
+from trainyard.datasets.schema import schema_for
 from trainyard.datasets.spec import dump, parse
 from trainyard.errors import DatasetError
 

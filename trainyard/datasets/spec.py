@@ -15,7 +15,7 @@ columns:                        # every column but the target, in the table's or
   job_role_name: {type: category}
 ```
 
-The file is the pandera schema's single source (``tasks/schemas.py`` builds the schema from it). A
+The file is the pandera schema's single source (``trainyard/datasets/schema.py`` builds the schema from it). A
 file that does not parse, or holds a key that is not allowed, is refused naming its line and key.
 """
 

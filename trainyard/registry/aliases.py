@@ -81,6 +81,17 @@ def holder(model_type: str, dataset: str, alias: str = CHAMPION) -> str | None:
         )
 
 
+def holders(model_type: str, alias: str) -> dict[str, str]:
+    """Every dataset on which a version of ``model_type`` carries ``alias``: dataset -> version."""
+    with session_scope() as session:
+        rows = session.execute(
+            select(ModelAlias.dataset, ModelAlias.version).where(
+                ModelAlias.model_type == model_type, ModelAlias.alias == alias
+            )
+        )
+        return {dataset: version for dataset, version in rows}
+
+
 def compare_and_set(
     model_type: str, dataset: str, alias: str, version: str, expected: str | None, actor: str, reason: str = ""
 ) -> AliasChange | None:
