@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from trainyard.families import get_family
-from trainyard.params import ModelType, ModelVersion
+from trainyard.params import ModelType, ModelVersion, ScoreParams
 from trainyard.registry.aliases import ALIAS_PATTERN
 
 JOB_TYPES = [*(str(t) for t in ModelType), "all"]
@@ -262,15 +262,11 @@ class TrainRunOutcome(BaseModel):
 MAX_PREDICT_ROWS = 1000
 
 
-class ScoreRequest(_Body):
-    model: str = Field("xgboost@champion", min_length=1, max_length=200,
-                       description="family@alias (xgboost@champion), family:version, or a family alone (its champion)")
-    dataset: str = Field("churn", min_length=1, max_length=1024,
-                         description="The rows to score: a registered dataset's name or a file inside a data root; "
-                         "checked against the model's own dataset spec, its target column optional")
-    alias_dataset: str | None = Field(None, max_length=1024, description="Whose alias `model` names (aliases are "
-                                      "per dataset); default: `dataset` when it is a registered name")
-    output_format: Literal["parquet", "csv"] = "parquet"
+# The score flow's parameters but who asked (the API fills it in from the token).
+ScoreRequest: type[BaseModel] = create_model(
+    "ScoreRequest", __base__=_Body,
+    **{name: (field.annotation, field) for name, field in ScoreParams.model_fields.items() if name != "requested_by"},
+)  # fmt: skip
 
 
 class ScoringPublic(BaseModel):

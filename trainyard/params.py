@@ -111,5 +111,6 @@ class ScoreParams(_Strict):
         "`dataset` when it is a registered name, else the only dataset that alias is held on.",
     )
     output_format: Literal["parquet", "csv"] = "parquet"
-    chunk_rows: int = Field(100_000, ge=1_000, le=5_000_000, description="Rows predicted at a time")
+    chunk_rows: int = Field(100_000, ge=1_000, le=5_000_000,
+                            description="Rows predicted at a time (a cancel lands between chunks)")
     requested_by: str | None = Field(None, max_length=150)

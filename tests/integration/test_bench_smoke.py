@@ -23,14 +23,17 @@ SMOKES = [
     ("breakdown.py", ["--family", "random-forest", "--rows", "2000"], "RSS at its end MiB"),
     ("object_store.py", ["--rows", "2000", "--repeats", "1", "--families", "random-forest"], "ratio bucket / local"),
     ("validation.py", ["--rows", "2000", "--repeats", "1"], "ratio to isin"),
+    ("scoring.py", ["--rows", "5000", "--clients", "2", "--seconds", "2"], "ratio ours / bare (p50, p99)"),
+    ("gpu_check.sh", ["--rows", "3000", "--no-install", "--no-stack"], "speed-up vs cpu"),
 ]
 # Alone, after the others: it builds the run image (minutes on a fresh machine) and runs two stacks.
 SOLO = [("docker_pool.py", ["--runs", "1"], "ratio docker / process")]
 
 
 def _run(script: str, args: list[str]) -> subprocess.CompletedProcess[str]:
+    runner = ["bash"] if script.endswith(".sh") else [sys.executable]
     return subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "bench" / script), *args],
+        [*runner, str(PROJECT_ROOT / "bench" / script), *args],
         capture_output=True, text=True, timeout=600, cwd=PROJECT_ROOT,
     )  # fmt: skip
 

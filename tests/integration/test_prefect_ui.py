@@ -27,7 +27,7 @@ from tests.integration.helpers import (
 )
 from trainyard.pids import pid_alive
 from trainyard.registry.runs import get_run
-from trainyard.settings import PROJECT_ROOT
+from trainyard.settings import PROJECT_ROOT, get_settings
 
 pytestmark = pytest.mark.integration
 SHOTS = PROJECT_ROOT / "artifacts" / "ui-tests"
@@ -80,13 +80,18 @@ def test_cancel_clicked_on_a_running_job_ends_its_process(live_stack: Clients, p
     slow = {"dataset": "churn.csv", "retrain": True, "use_cv": False,
             "hyperparameters": {"epochs": 1000, "batch_size": 16}}  # fmt: skip
     job_id = live_stack.hr.post("/train/neural-net", json=slow).json()["job_id"]
+    _cancel_in_the_ui(page, live_stack, job_id, "fit-neural-net", "cancel")
+    assert page.get_by_text("Cancelled").first.is_visible()
+
+
+def _cancel_in_the_ui(page: Page, live_stack: Clients, job_id: str, running_task: str, shots: str) -> None:
+    """Once ``running_task`` runs, click Cancel on the run's page; the job ends cancelled, its process gone."""
     deadline = time.monotonic() + 120
-    while task_states(job_id).get("fit-neural-net") != "Running":
+    while task_states(job_id).get(running_task) != "Running":
         assert time.monotonic() < deadline, task_states(job_id)
         time.sleep(0.2)
     pid = flow_run_pid(job_id)
-    _open_run(page, live_stack, job_id, "cancel-1-running-run")
-
+    _open_run(page, live_stack, job_id, f"{shots}-1-running-run")
     page.get_by_role("button", name="Cancel").first.click()
     page.get_by_role("dialog").get_by_role("button", name="Confirm").click()
     body = wait_for_status(live_stack.hr, job_id, {"cancelled", "failed", "completed"}, timeout=60)
@@ -95,8 +100,7 @@ def test_cancel_clicked_on_a_running_job_ends_its_process(live_stack: Clients, p
     while pid_alive(pid):
         assert time.monotonic() < deadline, f"process {pid} survived the UI's cancel"
         time.sleep(0.2)
-    _open_run(page, live_stack, job_id, "cancel-2-cancelled")
-    assert page.get_by_text("Cancelled").first.is_visible()
+    _open_run(page, live_stack, job_id, f"{shots}-2-cancelled")
 
 
 def test_retry_clicked_on_a_failed_run_reruns_from_cache(live_stack: Clients, page: Page) -> None:
@@ -178,3 +182,51 @@ def test_a_run_started_from_the_ui_form_trains_a_registered_dataset_by_name(live
     assert Path(done["model_path"]).is_dir()
     record = get_run(str(runs[0].id))
     assert record is not None and record.dataset_path.endswith("skills_q3.csv"), record
+
+
+def _score(live_stack: Clients, dataset: str, **options: object) -> str:
+    if not any(m["type"] == "xgboost" for m in
+               live_stack.manager.get("/train/models/available").json()["available_models"].values()):
+        job = live_stack.hr.post("/train/xgboost", json={"dataset": "churn", "retrain": True,
+                                                         "hyperparameters": {"n_estimators": 20}}).json()  # fmt: skip
+        assert wait_for_status(live_stack.hr, job["job_id"], {"completed", "failed"})["status"] == "completed"
+    started = live_stack.hr.post("/score", json={"model": "xgboost@champion", "dataset": dataset,
+                                                 "alias_dataset": "churn", **options})  # fmt: skip
+    assert started.status_code == 202, started.text
+    return started.json()["job_id"]
+
+
+def test_cancel_clicked_on_a_scoring_run_ends_it_and_writes_nothing(live_stack: Clients, page: Page,
+                                                                     sandbox: Path) -> None:  # fmt: skip
+    from trainyard import datagen
+    from trainyard.registry.scoring import get_scoring
+
+    datagen.churn(rows=1_000_000, seed=5).to_parquet(sandbox / "data" / "churn_big.parquet")
+    job_id = _score(live_stack, "churn_big.parquet", chunk_rows=1000)
+    _cancel_in_the_ui(page, live_stack, job_id, "predict-and-write", "score-cancel")
+    record = get_scoring(job_id)
+    assert record is not None and record.output_location is None  # nothing published for a cancelled batch
+    assert not list((get_settings().artifacts_dir / "predictions").rglob(f"{job_id}.*"))
+
+
+def test_retry_clicked_on_a_failed_scoring_run_scores_the_fixed_table(live_stack: Clients, page: Page,
+                                                                      sandbox: Path) -> None:  # fmt: skip
+    import pandas as pd
+
+    table = pd.read_csv(sandbox / "data" / "churn.csv").drop(columns=["churn"])
+    broken = table.copy()
+    broken.loc[7, "months"] = -3
+    broken.to_csv(sandbox / "data" / "to_score.csv", index=False)
+    job_id = _score(live_stack, "to_score.csv")
+    failed = wait_for_status(live_stack.hr, job_id, {"completed", "failed"})
+    assert failed["status"] == "failed" and "'months'" in failed["error"] and "7 (-3" in failed["error"], failed
+    assert failed["scoring"]["output_location"] is None
+    table.to_csv(sandbox / "data" / "to_score.csv", index=False)  # the operator fixes the file
+    _open_run(page, live_stack, job_id, "score-retry-1-failed")
+    page.get_by_role("button", name="Retry").first.click()
+    page.get_by_role("dialog").get_by_role("button", name="Retry").click()
+    wait_for_rerun(job_id, previous_count=1)
+    done = wait_for_status(live_stack.hr, job_id, {"completed", "failed"})
+    assert done["status"] == "completed" and done["scoring"]["rows"] == len(table), done
+    assert Path(done["scoring"]["output_location"]).is_file()
+    _open_run(page, live_stack, job_id, "score-retry-2-completed")
