@@ -13,8 +13,14 @@ Memory: peak RSS (the child's ru_maxrss) and the job's own share of it (peak min
 imports are done: the warm server's preloaded libraries are shared by every run, not paid per job).
 The Prefect server gets one warm-up flow run first, as a long-running server would have.
 Ours = the flow called in-process against a real Prefect server (staging, validation, registry,
-artifacts included). Plain = pandas + stratified split + the same preprocessing and estimator +
-metrics + joblib.dump.
+artifacts included). Same work = the same steps by hand, with trainyard's own functions and no
+orchestration: read, validate every row with the same pandera schema, stratified split, the family's fit
+loop, the same metrics, the same plots, the model saved in the same format (the baseline of what
+orchestration costs). Plain = pandas + stratified split + the same preprocessing and estimator +
+metrics + joblib.dump (what the service's extra work costs, informational).
+
+With several --rows, each family's job time is fitted as a + b·rows (least squares) for ours and the
+same-work baseline: the fixed overhead a_ours - a_same (seconds) and the slope ratio b_ours / b_same.
 """
 
 from __future__ import annotations
@@ -97,6 +103,60 @@ def plain(family: str, dataset: Path, workdir: Path) -> float:
     return time.perf_counter() - started
 
 
+def same_work(family: str, dataset: Path, workdir: Path) -> float:
+    """Ours' steps by hand, no Prefect, no registry: the seconds after the same imports as ``plain``."""
+    import numpy as np
+    from sklearn.inspection import permutation_importance
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import Pipeline
+
+    from runtime.warm.server import preload, preload_for
+    from runtime.warm.warmup import warm_up
+    from tasks.evaluate import Evaluation, compute_metrics
+    from tasks.report import classifier_images
+    from trainyard import plots
+    from trainyard.dataset_files import read_table
+    from trainyard.datasets import detect_spec
+    from trainyard.datasets.schema import schema_for
+    from trainyard.estimators import LabelEncodedClassifier
+    from trainyard.families import get_family
+    from trainyard.model_store import save_model
+    from trainyard.preprocessing import build_preprocessor
+
+    chosen = get_family(family)
+    # The same imports and first-call costs as ours before the clock: only orchestration is left to compare.
+    preload(preload_for(chosen.pool))
+    warm_up()
+    print(json.dumps({"rss_at_start_mib": rss_mib()}))
+    started = time.perf_counter()
+    frame = read_table(dataset)
+    spec = detect_spec(list(frame.columns))
+    assert spec is not None
+    frame = schema_for(spec).validate(frame, lazy=True, inplace=True)
+    train, test = train_test_split(np.arange(len(frame)), test_size=0.2, random_state=42, stratify=frame[spec.target])
+    X, y = frame[spec.feature_columns], frame[spec.target]
+    hyper = chosen.hyperparameters().model_dump()
+    estimator = chosen.builder(spec.task)(hyper, 42, chosen.choose_device("auto"))
+    pipeline = Pipeline([("preprocess", build_preprocessor(spec, impute=chosen.impute, scale=chosen.scale)),
+                         ("model", estimator)])  # fmt: skip
+    chosen.fit(pipeline, X.iloc[train], y.iloc[train])
+    proba = pipeline.predict_proba(X.iloc[test])
+    classes = pipeline.classes_
+    y_true = y.iloc[test].to_numpy()
+    predicted = classes[np.argmax(proba, axis=1)]
+    evaluation = Evaluation(compute_metrics(y_true, predicted, proba, classes), y_true, predicted, proba, classes)
+    images = classifier_images(evaluation)
+    inner = pipeline[-1].estimator_ if isinstance(pipeline[-1], LabelEncodedClassifier) else pipeline[-1]
+    names = [str(n) for n in pipeline[0].get_feature_names_out()]
+    if (native := getattr(inner, "feature_importances_", None)) is None:
+        encoded = pipeline[0].transform(X.iloc[test[:1000]])
+        native = permutation_importance(pipeline[-1], encoded, y.iloc[test[:1000]], n_repeats=3, random_state=42,
+                                        scoring="accuracy").importances_mean  # fmt: skip
+    images.append(("importances", plots.importances_png(names, list(native), "importances")))
+    save_model(pipeline, chosen.name, workdir / "model", {"metrics": evaluation.metrics.model_dump()})
+    return time.perf_counter() - started
+
+
 def ours(family: str, dataset: Path, workdir: Path) -> float:
     """The family's flow, in-process, after the imports the warm server does for every run."""
     from runtime.warm.server import preload, preload_for
@@ -151,13 +211,13 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000])
     parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--child", choices=["plain", "ours"])
+    parser.add_argument("--child", choices=list(VARIANTS))
     parser.add_argument("--family", choices=FAMILIES)
     parser.add_argument("--dataset", type=Path)
     parser.add_argument("--workdir", type=Path)
     args = parser.parse_args()
     if args.child:
-        job = (plain if args.child == "plain" else ours)(args.family, args.dataset, args.workdir)
+        job = VARIANTS[args.child](args.family, args.dataset, args.workdir)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps({"job_s": job, "max_rss_mib": rss}))
         return
@@ -167,6 +227,7 @@ def main() -> None:
     from trainyard import datagen
 
     rows = []
+    jobs: dict[tuple[str, str], list[tuple[int, float]]] = {}  # (family, variant) -> (rows, job s) per size
     with tempfile.TemporaryDirectory(prefix="bench-data-") as data:
         port = free_port()
         home = Path(data) / "prefect-home"
@@ -181,20 +242,38 @@ def main() -> None:
                 dataset = datagen.write_table(datagen.churn(rows=size, seed=7), Path(data) / f"churn_{size}.csv")
                 for family in args.families:
                     results = {v: [measure(v, family, dataset, api_url) for _ in range(args.repeats)]
-                               for v in ("plain", "ours")}  # fmt: skip
+                               for v in VARIANTS}  # fmt: skip
+                    for variant, measured in results.items():
+                        jobs.setdefault((family, variant), []).append((size, median([r[0] for r in measured])))
                     p_job, o_job = (median([r[0] for r in results[v]]) for v in ("plain", "ours"))
+                    s_job = median([r[0] for r in results["same"]])
                     p_wall, o_wall = (median([r[1] for r in results[v]]) for v in ("plain", "ours"))
                     p_rss, o_rss = (median([r[2] for r in results[v]]) for v in ("plain", "ours"))
                     p_own, o_own = (median([r[3] for r in results[v]]) for v in ("plain", "ours"))
-                    rows.append([family, size, p_job, o_job, o_job / p_job, p_wall, o_wall, o_wall / p_wall,
-                                 p_rss, o_rss, o_rss / p_rss, p_own, o_own, o_own / p_own])  # fmt: skip
+                    rows.append([family, size, s_job, o_job, o_job / s_job, p_job, o_job / p_job, p_wall, o_wall,
+                                 o_wall / p_wall, p_rss, o_rss, o_rss / p_rss, p_own, o_own,
+                                 o_own / p_own])  # fmt: skip
                     print(f"{family} {size}: job plain {p_job:.1f}s ours {o_job:.1f}s", file=sys.stderr, flush=True)
         finally:
             stop(server)
     print(f"pipeline overhead, median of {args.repeats} fresh processes each\n")
-    print(table(["flow", "rows", "plain job s", "ours job s", "job ratio", "plain process s", "ours process s",
-                 "process ratio", "plain peak MiB", "ours peak MiB", "peak ratio", "plain job MiB", "ours job MiB",
-                 "job MiB ratio"], rows))  # fmt: skip
+    print(table(["flow", "rows", "same-work job s", "ours job s", "job ratio vs same work", "plain job s",
+                 "job ratio vs plain", "plain process s", "ours process s", "process ratio", "plain peak MiB",
+                 "ours peak MiB", "peak ratio", "plain job MiB", "ours job MiB", "job MiB ratio"], rows))  # fmt: skip
+    if len(args.rows) > 1:
+        print("\nfixed cost + slope: job s = a + b * rows (least squares over the sizes above)\n")
+        print(table(["flow", "a ours s", "a same-work s", "fixed overhead s", "b ours µs/row", "b same-work µs/row",
+                     "slope ratio"], [_fit(family, jobs) for family in args.families]))  # fmt: skip
+
+
+def _fit(family: str, jobs: dict[tuple[str, str], list[tuple[int, float]]]) -> list[object]:
+    import numpy as np
+
+    (b_o, a_o), (b_s, a_s) = (np.polyfit(*zip(*jobs[family, v], strict=True), 1) for v in ("ours", "same"))
+    return [family, float(a_o), float(a_s), float(a_o - a_s), float(b_o * 1e6), float(b_s * 1e6), float(b_o / b_s)]
+
+
+VARIANTS = {"plain": plain, "same": same_work, "ours": ours}
 
 
 if __name__ == "__main__":
