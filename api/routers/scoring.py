@@ -17,11 +17,12 @@ from api.predictors import Predictors
 from api.responses import AUTHED, errors
 from api.schemas import MAX_PREDICT_ROWS, PredictPublic, PredictRequest, ScoreRequest, TrainResponse
 from trainyard.datasets.registry import resolve_request
+from trainyard.datasets.rows import check_records
 from trainyard.datasets.spec import NAME_PATTERN
 from trainyard.errors import DatasetError, ModelNotFoundError, SchemaValidationError, SpecChangedError
 from trainyard.params import ScoreParams
 from trainyard.registry.aliases import ALIAS_PATTERN
-from trainyard.scoring import ModelRef, Scorer, check_rows, predict
+from trainyard.scoring import ModelRef, Scorer, predict
 from trainyard.settings import get_settings
 
 router = APIRouter(tags=["scoring"])
@@ -103,10 +104,8 @@ def predict_rows(
 
 
 def _answer(scorer: Scorer, body: PredictRequest) -> PredictPublic:
-    import pandas as pd
-
     try:
-        frame = check_rows(scorer, pd.DataFrame.from_records(body.rows))
+        frame = check_records(scorer.spec, body.rows)
     except SchemaValidationError as exc:
         raise RequestValidationError([{"type": "schema", "loc": ("body", "rows"), "msg": str(exc),
                                        "input": None}]) from None  # fmt: skip

@@ -20,24 +20,47 @@ def _range(low: float | None, high: float | None) -> list[pa.Check]:
     return [*([pa.Check.ge(low)] if low is not None else []), *([pa.Check.le(high)] if high is not None else [])]
 
 
+def _whole_numbers(values: pd.Series) -> pd.Series:
+    """A whole-number column as it was read, but each value with a fractional part turned into text that
+    names it, so the coercion to int refuses that row (pandas' own cast would truncate 2.5 to 2)."""
+    import pandas as pd
+
+    if values.dtype.kind in "iub":
+        return values  # integers already: nothing to look at, nothing copied
+    numbers = pd.to_numeric(values, errors="coerce") if values.dtype.kind == "O" else values
+    fractional = numbers.notna() & (numbers % 1 != 0)
+    if not fractional.any():
+        return values
+    marked = values.astype(object)
+    marked[fractional] = [f"{value} (not a whole number)" for value in values[fractional]]
+    return marked
+
+
+WHOLE = pa.Parser(_whole_numbers)
+
+
 def _schema(spec: DatasetSpec, with_target: bool) -> pa.DataFrameSchema:
-    """Strict columns, coerced types, range and level checks; identifiers of any type, unique. Without
-    the target (rows to score), a target column that is present is still checked."""
+    """Strict columns, coerced types (a whole-number column refuses 2.5), range and level checks;
+    identifiers of any type, unique. Without the target (rows to score), a target column that is present
+    is still checked, nulls allowed."""
     columns: dict[str, pa.Column] = {name: pa.Column(None, unique=True) for name in spec.id_columns}
     for name in spec.categorical:
         columns[name] = pa.Column(str, pa.Check.str_length(1, 200), nullable=name in spec.nullable_categories)
     for col in spec.numeric:
         dtype = int if col.integer and not col.nullable else float
-        columns[col.name] = pa.Column(dtype, _range(col.min, col.max), nullable=col.nullable)
+        parsers = WHOLE if col.integer else None
+        columns[col.name] = pa.Column(dtype, _range(col.min, col.max), nullable=col.nullable, parsers=parsers)
     for name in spec.flags:
         # On integers, the same set as isin([0, 1]) at a fifth of the cost (two comparisons, no hash lookup).
-        columns[name] = pa.Column(int, pa.Check.in_range(0, 1))
+        columns[name] = pa.Column(int, pa.Check.in_range(0, 1), parsers=WHOLE)
     if spec.is_regression:
         finite = pa.Check.in_range(float("-inf"), float("inf"), include_min=False, include_max=False)
-        columns[spec.target] = pa.Column(float, finite, required=with_target)
+        columns[spec.target] = pa.Column(float, finite, required=with_target, nullable=not with_target)
     else:
-        target_type = str if isinstance(spec.target_values[0], str) else int
-        columns[spec.target] = pa.Column(target_type, pa.Check.isin(list(spec.target_values)), required=with_target)
+        # Integer classes of rows to score may come with gaps (float then, as an int column cannot hold a null).
+        target_type = str if isinstance(spec.target_values[0], str) else int if with_target else float
+        columns[spec.target] = pa.Column(target_type, pa.Check.isin(list(spec.target_values)), required=with_target,
+                                         nullable=not with_target)
     return pa.DataFrameSchema(columns, strict=True, coerce=True, ordered=False, name=spec.kind)
 
 
