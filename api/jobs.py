@@ -31,7 +31,7 @@ from trainyard.registry.runs import (
 )
 from trainyard.states import RunStatus, run_status
 
-LISTED_TYPES = [*JOB_TYPES, "score"]  # what GET /train/jobs lists: the training jobs and the scoring ones
+LISTED_TYPES = [*JOB_TYPES, "score"]  # GET /train/jobs?model_type=: the training jobs' types and the scoring one
 
 
 def normalize_job_type(value: str, known: list[str] = JOB_TYPES) -> str | None:

@@ -46,6 +46,7 @@ from trainyard.registry.aliases import (
     set_alias,
 )
 from trainyard.registry.runs import list_model_versions
+from trainyard.registry.scoring import get_scoring
 from trainyard.settings import get_settings
 from trainyard.states import TERMINAL_JOB_STATUSES, JobStatus
 
@@ -132,8 +133,6 @@ def job_status(job_id: str, gateway: GatewayDep, _user: Reader) -> JobStatusPubl
 
 
 def _scoring(job_id: str) -> ScoringPublic | None:
-    from trainyard.registry.scoring import get_scoring
-
     record = get_scoring(job_id)
     return None if record is None else ScoringPublic.model_validate(record, from_attributes=True)
 
@@ -148,13 +147,15 @@ def list_jobs(
     status_: Annotated[JobStatus | None, Query(alias="status")] = None,
     model_type: Annotated[str | None, Query(json_schema_extra={"enum": jobs.LISTED_TYPES})] = None,
 ) -> JobsPublic:  # fmt: skip
-    """Jobs newest first (training and scoring); ``total_count`` counts all matches, ``filtered_count`` this page."""
-    types = jobs.LISTED_TYPES
+    """Training jobs newest first (scoring jobs with ``model_type=score``); ``total_count`` counts all
+    matches, ``filtered_count`` this page."""
+    types = jobs.JOB_TYPES
     if model_type is not None:
-        normalized = jobs.normalize_job_type(model_type, types)
+        normalized = jobs.normalize_job_type(model_type, jobs.LISTED_TYPES)
         if normalized is None:
+            known = ", ".join(jobs.LISTED_TYPES)
             raise RequestValidationError([{"type": "enum", "loc": ("query", "model_type"), "input": model_type,
-                                           "msg": f"Input should be one of: {', '.join(types)}"}])  # fmt: skip
+                                           "msg": f"Input should be one of: {known}"}])  # fmt: skip
         types = [normalized]
     found, total = gateway.list(limit, [status_] if status_ else [], types)
     return JobsPublic(jobs=[_public(job) for job in found], total_count=total, filtered_count=len(found))
