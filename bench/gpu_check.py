@@ -68,8 +68,12 @@ def net_rows(X: object, y: object, rows: int, cuda: bool) -> list[list[object]]:
 def forked_cuda(cuda: bool) -> list[object]:
     """The warm server's order: torch and XGBoost imported (CUDA not initialised), then fork; the child
     initialises CUDA and runs a kernel. CUDA initialised *before* a fork would fail in the child."""
+    import importlib.util
+
     import torch
-    import xgboost  # noqa: F401  (preloaded by the gpu pool's warm server)
+
+    if importlib.util.find_spec("xgboost") is not None:
+        importlib.import_module("xgboost")  # preloaded by the gpu pool's warm server
 
     if not cuda:
         return ["forked run initialises CUDA after the fork", "cuda", NO_GPU, "-", "-"]
@@ -112,16 +116,23 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--no-stack", action="store_true", help="skip the API row (no stack started)")
     args = parser.parse_args()
+    import importlib.util
+
     import torch
-    import xgboost
 
     cuda = torch.cuda.is_available()
-    xgb_cuda = cuda and bool(xgboost.build_info().get("USE_CUDA"))
     name = torch.cuda.get_device_name(0) if cuda else NO_GPU
-    print(f"torch {torch.__version__} (CUDA {torch.version.cuda}), XGBoost {xgboost.__version__} "
-          f"(CUDA build: {bool(xgboost.build_info().get('USE_CUDA'))}), device: {name}")  # fmt: skip
+    has_xgboost = importlib.util.find_spec("xgboost") is not None  # absent on the device tool's machine
+    print(f"torch {torch.__version__} (CUDA {torch.version.cuda}), device: {name}, XGBoost installed: {has_xgboost}")
     X, y = _features(args.rows)
-    rows = xgboost_rows(X, y, args.rows, xgb_cuda) + net_rows(X, y, args.rows, cuda) + [forked_cuda(cuda)]
+    rows: list[list[object]] = []
+    if has_xgboost:
+        import xgboost
+
+        rows += xgboost_rows(X, y, args.rows, cuda and bool(xgboost.build_info().get("USE_CUDA")))
+    else:
+        rows.append(["XGBoost, 100 rounds", "cpu, cuda", "not installed", "-", "-"])
+    rows += [*net_rows(X, y, args.rows, cuda), forked_cuda(cuda)]
     if not args.no_stack:
         rows.append(through_the_api(cuda))
     print(f"\nCUDA vs CPU, {args.rows} churn rows\n")
