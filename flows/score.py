@@ -25,7 +25,7 @@ def _record(params: ScoreParams, **values: object) -> None:
 
 @flow(name="score", description="Score a table with a registered model (family@alias or family:version).",
       **RESULT_OPTIONS)  # fmt: skip
-def score(params: ScoreParams = ScoreParams()) -> ScoringOutcome:
+def score(params: ScoreParams) -> ScoringOutcome:
     """Predict every row of ``params.dataset`` with ``params.model`` and write the predictions."""
     from datetime import UTC, datetime
 

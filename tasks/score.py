@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 import time
-from typing import TYPE_CHECKING
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -72,7 +73,7 @@ def predict_and_write(scorer: Scorer, frame: pd.DataFrame, input_path: str, inpu
     metadata = {"trainyard.model_type": model.model_type, "trainyard.model_version": model.version,
                 "trainyard.input_sha256": input_sha256, "trainyard.dataset": scorer.spec.kind}  # fmt: skip
     started, rows = time.perf_counter(), len(frame)
-    writer = None
+    writer: Any = None
     try:
         for start in range(0, rows, params.chunk_rows):
             chunk = prediction_table(scorer, frame.iloc[start : start + params.chunk_rows])
@@ -86,6 +87,9 @@ def predict_and_write(scorer: Scorer, frame: pd.DataFrame, input_path: str, inpu
         digest = sha256_file(local)
         store.publish_file(local, location)
     finally:
+        if writer is not None:  # a cancel or an error mid-way: close the file before removing it
+            with suppress(Exception):
+                writer.close()
         local.unlink(missing_ok=True)
     seconds = time.perf_counter() - started
     get_run_logger().info("scored %d rows with %s %s in %.2fs (%.0f rows/s): %s", rows, model.model_type,

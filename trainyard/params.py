@@ -92,13 +92,11 @@ class ScoreParams(_Strict):
     """What the ``score`` flow takes: the model, the table to score, and where its alias is held."""
 
     model: str = Field(
-        "xgboost@champion",
         min_length=1,
         max_length=200,
         description="family@alias (xgboost@champion), family:version, or a family alone (its champion).",
     )
     dataset: str = Field(
-        "churn",
         min_length=1,
         max_length=1024,
         description="The rows to score: a registered dataset's name, or a CSV or Parquet file inside a data root. "

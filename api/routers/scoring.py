@@ -58,13 +58,12 @@ def _as_http(model_field: tuple[str, ...]) -> Iterator[None]:
 def start_scoring(body: ScoreRequest, gateway: GatewayDep, predictors: PredictorsDep, user: Trainer) -> TrainResponse:
     """Score a table with a registered model as a Prefect flow run (deployment ``score/score``): the job's
     status, logs and cancel are the jobs routes'; its predictions file is in ``scoring`` once done."""
-    try:
-        resolve_request(body.dataset)
-        if body.alias_dataset is not None:
-            resolve_request(body.alias_dataset)
-    except DatasetError as exc:
-        field = "alias_dataset" if body.alias_dataset and body.alias_dataset in str(exc) else "dataset"
-        raise _invalid(("body", field), str(exc), None) from None
+    for field in ("dataset", "alias_dataset"):
+        if (requested := getattr(body, field)) is not None:
+            try:
+                resolve_request(requested)
+            except DatasetError as exc:
+                raise _invalid(("body", field), str(exc), None) from None
     scope = body.alias_dataset or (body.dataset if re.fullmatch(NAME_PATTERN, body.dataset) else None)
     with _as_http(("body", "model")):
         ref = ModelRef.parse(body.model)

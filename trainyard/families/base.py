@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from trainyard.errors import UnsupportedTaskError
+
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
@@ -80,8 +82,6 @@ class ModelFamily:
     def builder(self, task: str) -> Callable[[dict[str, Any], int, str], Any]:
         """Its estimator factory for a dataset ``task``; UnsupportedTaskError when it does not train that task."""
         if task not in self.tasks:
-            from trainyard.errors import UnsupportedTaskError
-
             raise UnsupportedTaskError(f"{self.name} does not train {task} models (it trains: {', '.join(self.tasks)})")
         return self.build_regressor if task == "regression" else self.build  # type: ignore[return-value]
 
