@@ -8,15 +8,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import reconciler
-from api.deps import PrincipalCache
+from api.deps import Allow, PrincipalCache
 from api.gateway import IdempotencyConflict, PrefectGateway, PrefectUnavailable, ViewCache
 from api.limits import BodySizeLimit, bounded_errors
 from api.predictors import Predictors
@@ -101,8 +102,18 @@ def create_app() -> FastAPI:
     app.add_exception_handler(PrefectUnavailable, _prefect_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(IdempotencyConflict, _idempotency_conflict)  # type: ignore[arg-type]
     for router in (auth.router, jobs.router, training.router, datasets.router, scoring.router):
+        _document_roles(router)
         app.include_router(router)
     return app
+
+
+def _document_roles(router: APIRouter) -> None:
+    """Each operation's roles in the OpenAPI document (``x-roles``), read from its own role rule."""
+    for route in router.routes:
+        if isinstance(route, APIRoute):
+            rules = [dep.dependency for dep in route.dependencies if isinstance(dep.dependency, Allow)]
+            if rules:
+                route.openapi_extra = {**(route.openapi_extra or {}), "x-roles": sorted(rules[0].roles)}
 
 
 app = create_app()

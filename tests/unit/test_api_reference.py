@@ -21,3 +21,11 @@ def test_the_committed_reference_is_current() -> None:
 def test_no_document_points_outside_the_repository() -> None:
     for page in [PROJECT_ROOT / "README.md", *(PROJECT_ROOT / "docs").glob("*.md")]:
         assert "../shared" not in page.read_text(), page
+
+
+def test_each_operation_documents_its_roles_in_the_openapi_document() -> None:
+    spec = create_app().openapi()
+    for (method, path), (roles, _, _) in EXAMPLES.items():
+        operation = spec["paths"][path][method.lower()]
+        documented = ", ".join(operation.get("x-roles", ["anyone"]))
+        assert documented == roles, (method, path, documented, roles)
