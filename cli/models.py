@@ -108,21 +108,17 @@ def predict(
                                              "is held on several datasets."),
 ) -> None:
     """Score a table with a registered model in this process (no Prefect run; POST /score makes it a job)."""
-    import re
-
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
     from trainyard.dataset_files import read_table
     from trainyard.datasets.registry import resolve_request
-    from trainyard.datasets.spec import NAME_PATTERN
     from trainyard.errors import TrainyardError
-    from trainyard.scoring import ModelRef, check_rows, load_scorer, prediction_table, resolve
+    from trainyard.scoring import ModelRef, alias_scope, check_rows, load_scorer, prediction_table, resolve
 
     try:
         model_ref = ModelRef.parse(ref)
-        scope = alias_dataset or (file if re.fullmatch(NAME_PATTERN, file) else None)
-        scorer = load_scorer(resolve(model_ref, scope if model_ref.version is None else None))
+        scorer = load_scorer(resolve(model_ref, alias_scope(model_ref, file, alias_dataset)))
         path, _ = resolve_request(file)
         table = prediction_table(scorer, check_rows(scorer, read_table(path)))
     except (TrainyardError, ValueError) as exc:

@@ -3,7 +3,6 @@ dataset spec, then predict in chunks and write the predictions (Parquet or CSV) 
 
 from __future__ import annotations
 
-import re
 import time
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
@@ -26,12 +25,10 @@ if TYPE_CHECKING:
       retry_condition_fn=retry_unless_deterministic)  # fmt: skip
 def resolve_model(params: ScoreParams) -> ResolvedModel:
     """The registered version the reference names now (an alias moved later does not change this run)."""
-    from trainyard.datasets.spec import NAME_PATTERN
-    from trainyard.scoring import resolve
+    from trainyard.scoring import alias_scope, resolve
 
     ref = ModelRef.parse(params.model)
-    scope = params.alias_dataset or (params.dataset if re.fullmatch(NAME_PATTERN, params.dataset) else None)
-    model = resolve(ref, scope if ref.version is None else None)
+    model = resolve(ref, alias_scope(ref, params.dataset, params.alias_dataset))
     get_run_logger().info("%s is %s %s", ref, model.model_type, model.version)
     return model
 

@@ -65,6 +65,16 @@ class ResolvedModel:
     sha256: str  # of its manifest, which lists every other file's
 
 
+def alias_scope(ref: ModelRef, dataset: str, alias_dataset: str | None = None) -> str | None:
+    """Whose alias ``ref`` names when scoring ``dataset``: ``alias_dataset``, else ``dataset`` when it
+    is a registered name (a file path is no alias scope), else None (the alias must be held once)."""
+    from trainyard.datasets.spec import NAME_PATTERN
+
+    if ref.version is not None:
+        return None
+    return alias_dataset or (dataset if re.fullmatch(NAME_PATTERN, dataset) else None)
+
+
 def resolve(ref: ModelRef, dataset: str | None = None) -> ResolvedModel:
     """The version ``ref`` names. An alias is held per dataset: ``dataset`` (a registered name or a file
     in the data roots) chooses which; without it, the alias must be held on exactly one dataset.

@@ -4,7 +4,6 @@ in this process."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
@@ -18,11 +17,10 @@ from api.responses import AUTHED, errors
 from api.schemas import MAX_PREDICT_ROWS, PredictPublic, PredictRequest, ScoreRequest, TrainResponse
 from trainyard.datasets.registry import resolve_request
 from trainyard.datasets.rows import check_records
-from trainyard.datasets.spec import NAME_PATTERN
 from trainyard.errors import DatasetError, ModelNotFoundError, SchemaValidationError, SpecChangedError
 from trainyard.params import ScoreParams
 from trainyard.registry.aliases import ALIAS_PATTERN
-from trainyard.scoring import ModelRef, Scorer, predict
+from trainyard.scoring import ModelRef, Scorer, alias_scope, predict
 from trainyard.settings import get_settings
 
 router = APIRouter(tags=["scoring"])
@@ -64,10 +62,9 @@ def start_scoring(body: ScoreRequest, gateway: GatewayDep, predictors: Predictor
                 resolve_request(requested)
             except DatasetError as exc:
                 raise _invalid(("body", field), str(exc), None) from None
-    scope = body.alias_dataset or (body.dataset if re.fullmatch(NAME_PATTERN, body.dataset) else None)
     with _as_http(("body", "model")):
         ref = ModelRef.parse(body.model)
-        predictors.get(ref, scope if ref.version is None else None)  # 404/409 now, and the model is warm here
+        predictors.get(ref, alias_scope(ref, body.dataset, body.alias_dataset))  # 404/409 now; the model warms
     params = ScoreParams(**body.model_dump(), requested_by=user.username)
     job = gateway.trigger(SCORE_JOB, {"params": params.model_dump(mode="json")}, None)
     ui = get_settings().prefect_ui_url

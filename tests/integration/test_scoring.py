@@ -102,7 +102,7 @@ def test_predict_answers_rows_and_names_the_row_and_column_at_fault(live_stack: 
     out_of_range = [dict(rows[0]), {**rows[1], "months": -5}]
     refused = live_stack.hr.post("/predict/xgboost", params={"dataset": "churn"}, json={"rows": out_of_range})
     message = refused.json()["detail"][0]["msg"]
-    assert refused.status_code == 422 and "'months'" in message and "1 (-5" in message, refused.text
+    assert refused.status_code == 422 and "row 1, column 'months'" in message and "(-5)" in message, refused.text
     too_many = live_stack.hr.post("/predict/xgboost", params={"dataset": "churn"}, json={"rows": rows * 400})
     assert too_many.status_code == 413, too_many.text
     assert live_stack.manager.post("/predict/xgboost", json={"rows": rows}).status_code == 403
