@@ -99,7 +99,7 @@ def history(
 
 @models_app.command("predict")
 def predict(
-    ref: str = typer.Argument(..., help="family@alias (xgboost@champion), family:version, or a family (its champion)."),
+    ref: str = typer.Argument(..., help="family@alias (FAMILY@champion), family:version, or a family (its champion)."),
     file: str = typer.Option(..., "--file", help="The rows: a registered dataset's name or a CSV/Parquet file inside a "
                              "data root. Checked against the model's dataset spec; the target may be absent."),
     out: Path | None = typer.Option(None, "--out", help="Where to write the predictions (.parquet or .csv; default: "

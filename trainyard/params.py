@@ -94,7 +94,7 @@ class ScoreParams(_Strict):
     model: str = Field(
         min_length=1,
         max_length=200,
-        description="family@alias (xgboost@champion), family:version, or a family alone (its champion).",
+        description="family@alias (FAMILY@champion), family:version, or a family alone (its champion).",
     )
     dataset: str = Field(
         min_length=1,

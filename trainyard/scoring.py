@@ -30,7 +30,7 @@ VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 @dataclass(frozen=True)
 class ModelRef:
-    """``family@alias`` (``xgboost@champion``), ``family:version`` (``xgboost:v20261203_0912-ab12cd34``),
+    """``family@alias`` (``<family>@champion``), ``family:version`` (``<family>:v20261203_0912-ab12cd34``),
     or a bare ``family`` (its champion)."""
 
     family: str
@@ -42,7 +42,7 @@ class ModelRef:
         """ValueError naming the expected forms for anything else."""
         if not _REF.fullmatch(text):
             raise ValueError(f"model reference {text!r} is not family@alias, family:version or family "
-                             "(e.g. xgboost@champion)")  # fmt: skip
+                             "(lower case, e.g. <family>@champion)")  # fmt: skip
         if ":" in text:
             family, version = text.split(":", 1)
             return cls(family, version=version)
