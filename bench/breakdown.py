@@ -9,6 +9,11 @@ had), with a cold task cache: the first run of a forked child in the service. Pr
 time as the caller sees it, then each task run's start (seconds after the flow run started),
 duration and state, the flow's own start and end, and the process's resident memory at each step's
 end. Steps that run beside others (the plots) overlap the ones after them.
+
+The run is forked from the process that imported and warmed up, as the warm server forks each run, so
+the memory it pays is its own pages: at its end, its RSS, PSS (each page shared with the warm server
+counted as its share) and USS (its private pages, what the run adds to the machine), from
+/proc/self/smaps_rollup.
 """
 
 from __future__ import annotations
@@ -51,6 +56,15 @@ def child(family: str, dataset: Path) -> None:
     from flows.train_all import FLOWS
     from trainyard.params import PARAMS_BY_TYPE, ModelType
 
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    pid = os.fork()  # the run, as the warm server forks it; this process stays up, as the server does
+    if pid != 0:
+        _, status = os.waitpid(pid, 0)
+        sys.exit(os.waitstatus_to_exitcode(status))
+    from prefect.context import refresh_global_settings_context
+
+    refresh_global_settings_context()  # as the warm server's child does (runtime.warm.server.become_run)
     memory: list[tuple[datetime, float]] = []
 
     def sample() -> None:
@@ -79,7 +93,19 @@ def child(family: str, dataset: Path) -> None:
         end = task.end_time or begin
         steps.append([task.name.rsplit("-", 1)[0], (begin - run.start_time).total_seconds(),
                       (end - begin).total_seconds(), task.state_name, rss_at(end)])  # fmt: skip
-    print(json.dumps({"wall": wall, "flow": (run.end_time - run.start_time).total_seconds(), "steps": steps}))
+    print(json.dumps({"wall": wall, "flow": (run.end_time - run.start_time).total_seconds(), "steps": steps,
+                      "memory": _smaps_rollup()}), flush=True)  # fmt: skip
+    os._exit(0)
+
+
+def _smaps_rollup() -> dict[str, float]:
+    """This process's RSS, PSS and USS in MiB (Linux ``/proc/self/smaps_rollup``)."""
+    fields: dict[str, float] = {}
+    for line in Path("/proc/self/smaps_rollup").read_text().splitlines()[1:]:
+        name, _, rest = line.partition(":")
+        fields[name] = int(rest.split()[0]) / 1024  # kB
+    return {"rss": fields["Rss"], "pss": fields["Pss"],
+            "uss": fields.get("Private_Clean", 0.0) + fields.get("Private_Dirty", 0.0)}
 
 
 def main() -> None:
@@ -123,6 +149,9 @@ def main() -> None:
     rows += [[name, begin, seconds, state, rss] for name, begin, seconds, state, rss in report["steps"]]
     print(f"{args.family} at {args.rows} rows: one flow run, first in a fresh process\n")
     print(table(["step", "starts at s", "takes s", "state", "RSS at its end MiB"], rows))
+    memory = report["memory"]
+    print("\nThe forked run's memory at its end (the warm-up process stays up, as the warm server does)\n")
+    print(table(["RSS MiB", "PSS MiB", "USS MiB"], [[memory["rss"], memory["pss"], memory["uss"]]]))
 
 
 if __name__ == "__main__":
