@@ -26,9 +26,9 @@ class _Row(BaseModel):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
 
-def _field(kind: Any, nullable: bool, required: bool = True) -> tuple[Any, Any]:
-    annotation = kind | None if nullable else kind
-    return annotation, (... if required and not nullable else None)
+def _field(kind: Any, nullable: bool) -> tuple[Any, Any]:
+    """A column every row has; a nullable one may be null (or left out, as a table's empty cell)."""
+    return (kind | None, None) if nullable else (kind, ...)
 
 
 @lru_cache(maxsize=64)
