@@ -49,7 +49,7 @@ def _fits_running(client: object, job_id: str, families: list[str], timeout: flo
 
 def one_cancel(api: object, prefect: object, family: str) -> tuple[float, float]:
     """(seconds to process gone, seconds to Cancelled) for one job of ``family`` (or ``all``)."""
-    from runtime.processes import pid_alive
+    from trainyard.pids import pid_alive
 
     families = list(SLOW) if family == "all" else [family]
     hyper = {f.replace("-", "_"): SLOW[f] for f in families} if family == "all" else SLOW[family]

@@ -52,7 +52,7 @@ def _as_http(model_field: tuple[str, ...]) -> Iterator[None]:
 
 
 @router.post("/score", response_model=TrainResponse, status_code=202, dependencies=[Depends(TRAIN)],
-             responses=errors(404, 409, *AUTHED))  # fmt: skip
+             responses=errors(400, 404, 409, *AUTHED))  # fmt: skip
 def start_scoring(body: ScoreRequest, gateway: GatewayDep, predictors: PredictorsDep, user: Trainer) -> TrainResponse:
     """Score a table with a registered model as a Prefect flow run (deployment ``score/score``): the job's
     status, logs and cancel are the jobs routes'; its predictions file is in ``scoring`` once done."""
@@ -73,7 +73,7 @@ def start_scoring(body: ScoreRequest, gateway: GatewayDep, predictors: Predictor
 
 
 @router.post("/predict/{family}", response_model=PredictPublic, dependencies=[Depends(TRAIN)],
-             responses=errors(404, 409, 413, *AUTHED))  # fmt: skip
+             responses=errors(400, 404, 409, 413, *AUTHED))  # fmt: skip
 def predict_rows(
     family: str, body: PredictRequest, predictors: PredictorsDep, _user: Trainer,
     version: Annotated[str | None, Query(max_length=64, description="A registered version (default: an alias)")] = None,
