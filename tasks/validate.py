@@ -31,12 +31,9 @@ def validate_dataset(dataset: DatasetRef) -> ValidatedDataset:
         valid = schema_for(spec).validate(frame, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as exc:
         failures = describe_failures(exc.failure_cases)
-        lines = "\n".join(f"  - {line}" for line in failures)
-        raise SchemaValidationError(
-            f"dataset {name!r} does not match the {dataset.kind} schema "
-            f"({len(failures)} problem(s); rows are 0-based data rows):\n{lines}",
-            failures=[{"message": line} for line in failures],
-        ) from None
+        headline = (f"dataset {name!r} does not match the {dataset.kind} schema "
+                    f"({len(failures)} problem(s); rows are 0-based data rows)")
+        raise SchemaValidationError.listing(headline, failures) from None
     if spec.is_regression:
         counts: dict[str, int] = {}
         if valid[spec.target].nunique() < 2:

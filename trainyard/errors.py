@@ -24,6 +24,13 @@ class SchemaValidationError(DatasetError):
         super().__init__(message)
         self.failures = failures or []
 
+    @classmethod
+    def listing(cls, headline: str, failures: list[str], most: int | None = None) -> SchemaValidationError:
+        """``headline``, then a line per failure (the first ``most`` of them)."""
+        shown = "\n".join(f"  - {line}" for line in failures[:most])
+        more = f"\n  - and {len(failures) - most} more" if most is not None and len(failures) > most else ""
+        return cls(f"{headline}:\n{shown}{more}", failures=[{"message": line} for line in failures])
+
 
 class TrainingError(TrainyardError):
     """Fitting or evaluating a model failed."""

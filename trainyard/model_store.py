@@ -156,6 +156,12 @@ def local_copy(location: str | Path, manifest_sha256: str | None = None) -> Path
 
 def load_model(location: str | Path, device: str = "cpu", manifest_sha256: str | None = None) -> Pipeline:
     """Load a model directory written by ``save_model``, verifying every file's sha256 first."""
+    return load_model_and_manifest(location, device, manifest_sha256)[0]
+
+
+def load_model_and_manifest(location: str | Path, device: str = "cpu",
+                            manifest_sha256: str | None = None) -> tuple[Pipeline, dict[str, Any]]:  # fmt: skip
+    """``load_model``, and the verified manifest it read (its classes, dataset and lineage)."""
     path = local_copy(location, manifest_sha256)
     manifest = verify(path, manifest_sha256)
     try:
@@ -163,7 +169,7 @@ def load_model(location: str | Path, device: str = "cpu", manifest_sha256: str |
     except UnknownFamily as exc:
         raise ArtifactError(f"{path} holds a model of a family this installation lacks: {exc}") from None
     check_spec(manifest, path)
-    return family.load(path, manifest, device)
+    return family.load(path, manifest, device), manifest
 
 
 def check_spec(manifest: dict[str, Any], path: Path) -> None:

@@ -126,10 +126,9 @@ class Scorer:
 def load_scorer(model: ResolvedModel, device: str = "cpu") -> Scorer:
     """Load ``model`` (every sha256 verified, its spec checked: SpecChangedError when the spec it was
     trained on changed incompatibly or is no longer registered)."""
-    from trainyard.model_store import load_model, local_copy, read_manifest
+    from trainyard.model_store import load_model_and_manifest
 
-    pipeline = load_model(model.location, device=device, manifest_sha256=model.sha256)
-    manifest = read_manifest(local_copy(model.location, model.sha256))
+    pipeline, manifest = load_model_and_manifest(model.location, device=device, manifest_sha256=model.sha256)
     name = (manifest.get("dataset") or {}).get("name")
     try:
         spec = get_spec(name) if name else None
@@ -153,10 +152,8 @@ def check_rows(scorer: Scorer, frame: pd.DataFrame) -> pd.DataFrame:
     try:
         return schema_for(scorer.spec, with_target=False).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
-        failures = describe_failures(exc.failure_cases)
-        lines = "\n".join(f"  - {line}" for line in failures)
-        raise SchemaValidationError(f"the rows do not match the {scorer.spec.kind} schema (rows are 0-based):\n{lines}",
-                                    failures=[{"message": line} for line in failures]) from None  # fmt: skip
+        headline = f"the rows do not match the {scorer.spec.kind} schema (rows are 0-based)"
+        raise SchemaValidationError.listing(headline, describe_failures(exc.failure_cases)) from None
 
 
 def prediction_table(scorer: Scorer, frame: pd.DataFrame) -> pa.Table:

@@ -61,10 +61,8 @@ def check_records(spec: DatasetSpec, rows: list[dict[str, Any]]) -> pd.DataFrame
         validated = rows_adapter(spec).validate_python(rows)
     except ValidationError as exc:
         failures = [_describe(error) for error in exc.errors(include_url=False)]
-        shown = "\n".join(f"  - {line}" for line in failures[:MAX_ERRORS_SHOWN])
-        more = f"\n  - and {len(failures) - MAX_ERRORS_SHOWN} more" if len(failures) > MAX_ERRORS_SHOWN else ""
-        raise SchemaValidationError(f"the rows do not match the {spec.kind} schema (rows are 0-based):\n{shown}{more}",
-                                    failures=[{"message": line} for line in failures]) from None  # fmt: skip
+        headline = f"the rows do not match the {spec.kind} schema (rows are 0-based)"
+        raise SchemaValidationError.listing(headline, failures, MAX_ERRORS_SHOWN) from None
     dumped = [row.model_dump() for row in validated]
     for name in spec.id_columns:  # unique, as in a table
         seen: dict[Any, int] = {}
