@@ -1,6 +1,7 @@
 """Trigger latency: POST /train/{type} → Running → Completed, against Prefect's own ways to run a flow.
 
     .venv/bin/python bench/trigger_latency.py --runs 20
+    .venv/bin/python bench/trigger_latency.py --runs 20 --only-ours   # ours and its breakdown only
     .venv/bin/python bench/trigger_latency.py --runs 1    # smoke (CI)
 
 Ours: POST /train/random-forest (HR table, 5 trees) on the stack `trainyard up` runs. Raw: a no-op
@@ -8,14 +9,21 @@ flow triggered with the Prefect client from a deployment (1) on a process pool w
 Prefect's default settings (10 s poll), (2) on a process pool whose worker polls every 1 s, and
 (3) served by ``flow.serve`` in a long-lived process polling every 1 s. All polled every 50 ms, one
 run at a time, the variants interleaved.
+
+For ours it also prints where the time goes, per run, from Prefect's own timestamps (the flow run's
+creation and its state changes), the warm server's "started warm" log line and this client's clock
+(one machine, one clock): the POST until the run is created, until the API answers, the worker's
+claim (Pending), the fork, and the run's own start (Running).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from uuid import UUID
 
@@ -35,15 +43,29 @@ BODY = {"dataset": "future_skills_dataset.csv", "hyperparameters": {"n_estimator
         "retrain": True}  # fmt: skip
 
 
-def timed(trigger: Callable[[], str], state_of: Callable[[str], str]) -> tuple[float, float]:
-    """Seconds from trigger to Running and to a terminal state."""
+STEPS = ["POST → run created", "run created → API answered", "run created → Pending (worker claimed it)",
+         "Pending → Submitting (worker read the deployment, labelled the run)",
+         "Submitting → forked by the warm server", "forked → Running (the run's engine started)",
+         "Running → seen by the client (50 ms poll)"]  # fmt: skip
+STARTED_WARM = re.compile(r"^(\S+ \S+) INFO runtime.warm: flow run (\S+) started warm")
+
+
+def timed(trigger: Callable[[], str], state_of: Callable[[str], str],
+          marks: dict[str, float] | None = None) -> tuple[float, float]:  # fmt: skip
+    """Seconds from trigger to Running and to a terminal state; ``marks`` gets the wall clock's
+    POST start, its answer and the moment Running was seen."""
     started = time.perf_counter()
+    wall = time.time()
     run_id = trigger()
+    if marks is not None:
+        marks.update(post=wall, answered=time.time(), id=run_id)  # type: ignore[arg-type]
     running = None
     while True:
         state = state_of(run_id)
         if running is None and state in {"RUNNING", "COMPLETED"}:
             running = time.perf_counter() - started
+            if marks is not None:
+                marks["seen"] = time.time()
         if state in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}:
             if state != "COMPLETED":
                 raise RuntimeError(f"run {run_id} ended {state}")
@@ -54,7 +76,11 @@ def timed(trigger: Callable[[], str], state_of: Callable[[str], str]) -> tuple[f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--only-ours", action="store_true", help="skip Prefect's own setups")
+    parser.add_argument("--pause", type=float, default=0.0,
+                        help="seconds to wait after each run ends (the last run's exit settles first)")  # fmt: skip
     args = parser.parse_args()
+    breakdowns: list[list[float]] = []
     with isolated_stack() as (stack, client):
         from prefect import get_client
         from prefect.client.schemas.actions import WorkPoolCreate
@@ -67,7 +93,7 @@ def main() -> None:
             from bench.noop_flow import noop
 
             deployments = {}
-            for pool, poll in RAW_POOLS.items():
+            for pool, poll in ({} if args.only_ours else RAW_POOLS).items():
                 with get_client(sync_client=True) as prefect:
                     prefect.create_work_pool(WorkPoolCreate(name=pool, type="process"))
                 deployments[pool] = noop.from_source(str(Path(__file__).parent), "noop_flow.py:noop").deploy(
@@ -76,20 +102,9 @@ def main() -> None:
                 env = {**stack.env(), "PREFECT_WORKER_QUERY_SECONDS": str(poll)}
                 worker = spawn([prefect_bin, "worker", "start", "--pool", pool], env, stack.logs / f"worker-{pool}.log")
                 stack.processes.append((f"worker-{pool}", worker))
-            # flow.serve: Prefect's runner in a long-lived process, no work pool, polling every second.
-            served_env = {**stack.env(), "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
-            served = spawn([sys.executable, str(Path(__file__).parent / "noop_flow.py"), "--serve", SERVED],
-                           served_env, stack.logs / "served.log")  # fmt: skip
-            stack.processes.append(("served", served))
-
             with get_client(sync_client=True) as prefect:
-                deadline = time.monotonic() + 120
-                while (served_id := _deployment(prefect, SERVED)) is None:
-                    if served.poll() is not None or time.monotonic() > deadline:
-                        log = (stack.logs / "served.log").read_text()[-3000:]
-                        raise RuntimeError(f"flow.serve did not start:\n{log}")
-                    time.sleep(0.5)
-                deployments[SERVED] = served_id
+                if not args.only_ours:
+                    deployments[SERVED] = _start_served(stack, prefect, spawn)
 
                 def ours_trigger() -> str:
                     return client.post("/train/random-forest", json=BODY).json()["job_id"]
@@ -109,7 +124,11 @@ def main() -> None:
                 results: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
                 for _ in range(args.runs):  # interleaved, so a slow minute hurts every variant alike
                     for name, (trigger, state_of) in variants.items():
-                        results[name].append(timed(trigger, state_of))
+                        marks: dict[str, float] = {}
+                        results[name].append(timed(trigger, state_of, marks if name == OURS else None))
+                        if name == OURS:
+                            breakdowns.append(_breakdown(prefect, stack, marks))
+                        time.sleep(args.pause)
     rows = []
     for name, values in results.items():
         running, done = [v[0] for v in values], [v[1] for v in values]
@@ -121,6 +140,50 @@ def main() -> None:
                      *(o / r for o, r in zip(ours[1:], raw[1:], strict=True))])  # fmt: skip
     print(f"trigger latency over {args.runs} runs each (seconds)\n")
     print(table(["", "→ Running p50", "→ Running p95", "→ Completed p50", "→ Completed p95"], rows))
+    print(f"\nours, where the time from the POST to Running goes ({args.runs} runs, seconds)\n")
+    columns = list(zip(*breakdowns, strict=True))
+    total = [run[0] + sum(run[2:6]) for run in breakdowns]  # the API's answer runs beside the claim
+    steps = [*zip(STEPS, columns, strict=True), ("POST → Running (Prefect's timestamp)", total)]
+    print(table(["step", "p50", "p95", "max"],
+                [[step, percentile(list(c), 50), percentile(list(c), 95), max(c)] for step, c in steps]))  # fmt: skip
+
+
+def _breakdown(prefect: object, stack: object, marks: dict[str, float]) -> list[float]:
+    """The steps of ``STEPS`` for one of our runs, in seconds."""
+    run_id = UUID(str(marks["id"]))
+    run = prefect.read_flow_run(run_id)  # type: ignore[attr-defined]
+    states: dict[str, float] = {}  # each state's name → when it was first entered
+    for state in sorted(prefect.read_flow_run_states(run_id), key=lambda s: s.timestamp):  # type: ignore[attr-defined]
+        states.setdefault(state.name, state.timestamp.timestamp())
+    created = run.created.timestamp()
+    forked = _forked_at(stack, str(run_id))
+    pending, submitting, running = states["Pending"], states["Submitting"], states["Running"]
+    return [created - marks["post"], marks["answered"] - created, pending - created, submitting - pending,
+            forked - submitting, running - forked, marks["seen"] - running]  # fmt: skip
+
+
+def _forked_at(stack: object, run_id: str) -> float:
+    """When the warm server logged that it forked ``run_id`` (its log's local time, ms precision)."""
+    for log in sorted(stack.logs.glob("warm-*.log")):  # type: ignore[attr-defined]
+        for line in log.read_text().splitlines():
+            if (match := STARTED_WARM.match(line)) and match.group(2) == run_id:
+                return datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    raise RuntimeError(f"no warm server logged flow run {run_id}")
+
+
+def _start_served(stack: object, prefect: object, spawn: Callable[..., object]) -> UUID:
+    """flow.serve: Prefect's runner in a long-lived process, no work pool, polling every second."""
+    served_env = {**stack.env(), "PREFECT_RUNNER_POLL_FREQUENCY": "1"}  # type: ignore[attr-defined]
+    served = spawn([sys.executable, str(Path(__file__).parent / "noop_flow.py"), "--serve", SERVED],
+                   served_env, stack.logs / "served.log")  # type: ignore[attr-defined]  # fmt: skip
+    stack.processes.append(("served", served))  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 120
+    while (served_id := _deployment(prefect, SERVED)) is None:
+        if served.poll() is not None or time.monotonic() > deadline:  # type: ignore[attr-defined]
+            log = (stack.logs / "served.log").read_text()[-3000:]  # type: ignore[attr-defined]
+            raise RuntimeError(f"flow.serve did not start:\n{log}")
+        time.sleep(0.5)
+    return served_id
 
 
 def _deployment(prefect: object, name: str) -> UUID | None:

@@ -233,9 +233,16 @@ class Stack:
         """Each pool's warm server, when warm start is on (idempotent). Preloading takes ~9 s: start them
         first, beside the Prefect server; until a server listens, its pool's runs start cold."""
         started = {name for name, _ in self.processes}
-        for pool in POOLS:
+        starting = [pool for pool in POOLS if self.warm_socket(pool) is not None and f"warm-{pool}" not in started]
+        if starting:
+            from trainyard.registry.db import get_engine
+
+            # Each warm server opens the registry while it warms up: its tables are made here first, so
+            # the servers and the API never race to create them on a new database.
+            get_engine().dispose()
+        for pool in starting:
             socket = self.warm_socket(pool)
-            if socket is not None and f"warm-{pool}" not in started:
+            if socket is not None:
                 from runtime.warm.server import preload_for
 
                 modules = preload_for(pool)

@@ -56,6 +56,23 @@ COMMON_PRELOAD = (
     # Prefect's Flow.serialize_parameters imports FastAPI's encoder the first time a process creates a
     # flow run (train-all's sub-jobs; an in-process flow call): 0.48 s of pydantic model building.
     "fastapi.encoders",
+    # What a forked run still imported itself (the modules it added to sys.modules, listed once): the
+    # engine's async loop, the deployment's pull step, the task engine, the registry's SQLite dialect,
+    # pandera's narwhals backend, pyplot (scikit-learn's displays), Prefect's graph helpers.
+    "anyio._backends._asyncio",
+    "prefect.deployments.steps.core",
+    "prefect.deployments.steps.pull",
+    "prefect.deployments.steps.utility",
+    "prefect.task_engine",
+    "prefect.concurrency._sync",
+    "prefect.utilities.visualization",
+    "sqlalchemy.dialects.sqlite.pysqlite",
+    "narwhals._pandas_like.namespace",
+    "narwhals._interchange.dataframe",
+    "pyarrow.feather",
+    "matplotlib.pyplot",
+    "encodings.idna",
+    "rich._emoji_codes",
 )
 
 

@@ -2,11 +2,14 @@
 
 Importing a library is not all of its start-up: pandera registers its validation backends and builds
 a schema object on the first ``validate``, matplotlib loads its font list and renders its first
-figure slowly, and each Prefect client parses the CA bundle for its TLS context (shared once
-``prefect_patches`` is installed, so call this after it). Each warm-up runs the real code path on a
-tiny input, or builds the object once. Nothing here may start a thread or open a connection: the
-server forks after it. Measured, not assumed: rebuilding Prefect's ~260 deferred pydantic models here
-made each forked run reach Running ~0.2 s later, not sooner, so that is not done.
+figure slowly, each Prefect client parses the CA bundle for its TLS context (shared once
+``prefect_patches`` is installed, so call this after it), and the registry's engine checks the schema
+(tables, added columns) and compiles its first queries (~0.05 s of every run's first step). Each
+warm-up runs the real code path on a tiny input, or builds the object once. Nothing here may leave a
+thread or a connection open: the server forks after it (the registry's pool is emptied, so each run
+opens its own connections on the engine it inherits). Measured, not assumed: rebuilding Prefect's ~260
+deferred pydantic models here made each forked run reach Running ~0.2 s later, not sooner, so that is
+not done.
 """
 
 from __future__ import annotations
@@ -38,6 +41,15 @@ def _matplotlib() -> None:
     plots.confusion_matrix_png(["a", "b"], [[3, 1], [0, 2]])
 
 
+def _registry() -> None:
+    from trainyard.registry.db import get_engine
+    from trainyard.registry.runs import registered_run, version_taken
+
+    registered_run("warm-up")  # read-only: the queries a run's first step makes
+    version_taken("warm-up", "warm-up")
+    get_engine().dispose()  # closes the pooled connections: none may cross the fork
+
+
 def _prefect_tls() -> None:
     from runtime.prefect_patches import prefect_client_tls_context
 
@@ -48,6 +60,7 @@ WARMUPS: dict[str, Callable[[], None]] = {
     "pandera": _pandera,
     "matplotlib": _matplotlib,
     "prefect TLS context": _prefect_tls,
+    "registry": _registry,
 }
 
 

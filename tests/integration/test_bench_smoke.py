@@ -13,7 +13,7 @@ from trainyard.settings import PROJECT_ROOT
 pytestmark = pytest.mark.integration
 SMOKES = [
     ("pipeline_overhead.py", ["--rows", "1500", "--repeats", "1", "--families", "random-forest"], "job ratio"),
-    ("trigger_latency.py", ["--runs", "1"], "ratio ours / flow.serve"),
+    ("trigger_latency.py", ["--runs", "1"], "POST → Running (Prefect's timestamp)"),
     ("api_load.py", ["--clients", "2", "--seconds", "1", "--tool", "httpx"], "raw Prefect GET /api/flow_runs/{id}"),
     ("concurrency.py", ["--jobs", "2"], "makespan s"),
     ("cancel_latency.py", ["--repeats", "1", "--families", "xgboost"], "process gone p50 s"),

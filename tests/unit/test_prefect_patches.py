@@ -138,3 +138,85 @@ def test_the_patched_kill_returns_when_the_process_is_gone_where_prefects_waits_
     assert slow >= 2.9 and not handle.hard_killed  # Prefect's first check comes after max(30 / 10, 1) s
     fast, handle = _kill_seconds(prefect_patches._prompt_kill)
     assert 0.3 <= fast < 0.8 and not handle.hard_killed
+
+
+def test_prefect_suspension_observer_code_is_the_code_patch_5_was_written_against() -> None:
+    # Fails on a Prefect upgrade that changes `observe_flow_run_suspension`: review patch 5 (or drop it
+    # if Prefect's thread no longer polls its stop event), then update SUSPENSION_OBSERVER_SOURCE_SHA256.
+    pinned = prefect_patches.SUSPENSION_OBSERVER_SOURCE_SHA256
+    assert prefect_patches.prefect_suspension_observer_source_sha256() == pinned
+
+
+class _Observer:
+    """Stands in for Prefect's FlowRunSuspendingObserver (no server): reports one suspension."""
+
+    connect_seconds = 0.0  # how long its websocket takes to connect
+
+    def __init__(self, on_suspended, polling_interval: float = 10) -> None:  # type: ignore[no-untyped-def]
+        self.on_suspended = on_suspended
+
+    async def __aenter__(self) -> _Observer:
+        import asyncio
+
+        await asyncio.sleep(self.connect_seconds)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def watch_flow_run_id(self, flow_run_id: object) -> None:
+        self.on_suspended(flow_run_id, "Suspended")
+
+
+def _observer_exit_seconds(observe, monkeypatch) -> tuple[float, list[object]]:  # type: ignore[no-untyped-def]
+    """How long leaving the observer's context takes, 50 ms after the run's body began."""
+    import prefect._internal.observers as observers
+
+    monkeypatch.setattr(observers, "FlowRunSuspendingObserver", _Observer)
+    requested: list[object] = []
+    request = SimpleNamespace(mark_requested=requested.append)
+    with observe("run-id", request):
+        time.sleep(0.05)
+        leaving = time.perf_counter()
+    return time.perf_counter() - leaving, requested
+
+
+def test_the_patched_suspension_observer_ends_with_the_flow_where_prefects_makes_it_wait(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    observe = engine.observe_flow_run_suspension
+    original = observe.__dict__.get("__wrapped_original__", observe)
+    slow, requested = _observer_exit_seconds(original, monkeypatch)
+    assert slow >= 0.1 and requested == ["Suspended"]  # Prefect's thread finishes its 0.2 s sleep first
+    fast, requested = _observer_exit_seconds(prefect_patches._prompt_suspension_observer, monkeypatch)
+    assert fast < 0.08 and requested == ["Suspended"], "stops at once, and still reports a suspension"
+
+
+def test_install_replaces_the_suspension_observer_the_flow_engine_calls() -> None:
+    installed = engine.observe_flow_run_suspension
+    original = installed.__dict__.get("__wrapped_original__", installed)
+    engine.observe_flow_run_suspension = original
+    try:
+        prefect_patches.install()
+        assert engine.observe_flow_run_suspension is prefect_patches._prompt_suspension_observer
+        assert engine.observe_flow_run_suspension.__wrapped_original__ is original  # type: ignore[attr-defined]
+    finally:
+        engine.observe_flow_run_suspension = installed
+
+
+class _SlowObserver(_Observer):
+    connect_seconds = 0.3
+
+
+def test_the_patched_suspension_observer_lets_the_run_start_while_it_connects(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import prefect._internal.observers as observers
+
+    monkeypatch.setattr(observers, "FlowRunSuspendingObserver", _SlowObserver)
+    observe = engine.observe_flow_run_suspension
+    original = observe.__dict__.get("__wrapped_original__", observe)
+    for observing, slow in ((original, True), (prefect_patches._prompt_suspension_observer, False)):
+        requested: list[object] = []
+        entering = time.perf_counter()
+        with observing("run-id", SimpleNamespace(mark_requested=requested.append)):
+            entered = time.perf_counter() - entering
+            time.sleep(0.4)  # the run's body; the observer connects meanwhile
+        assert (entered >= 0.3) is slow, f"{observing.__name__} entered after {entered:.2f} s"
+        assert requested == ["Suspended"], "a suspension made while it connected is still reported"

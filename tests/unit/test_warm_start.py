@@ -160,3 +160,30 @@ def test_a_forked_run_creating_sub_jobs_imports_nothing_the_warm_server_left_out
     imported = subprocess.run([sys.executable, "-c", CREATES_SUB_JOBS, pool], cwd=PROJECT_ROOT, capture_output=True,
                               text=True, check=True).stdout.split()  # fmt: skip
     assert imported == []
+
+
+WARMED_REGISTRY_FORKS = """
+import os, sys
+from runtime.warm.warmup import WARMUPS
+from trainyard.registry import db
+WARMUPS["registry"]()
+pool = db.get_engine().pool
+assert pool.checkedin() == 0 and pool.checkedout() == 0, "a pooled connection would cross the fork"
+pid = os.fork()
+if pid == 0:  # the forked run: its first registry call reuses the checked schema and opens its own connection
+    def checked_again(engine):
+        raise AssertionError("schema checked again in the run")
+    db._add_new_columns = checked_again
+    from trainyard.registry.runs import RunStart, ensure_run
+    ensure_run(RunStart(flow_run_id="run-1", model_type="random-forest", parameters={}), started=True)
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+print("child", os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_the_warmed_registry_is_shared_by_a_forked_run_without_a_connection_crossing_the_fork(tmp_path: Path) -> None:
+    env = {**os.environ, "TRAINYARD_ARTIFACTS_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", WARMED_REGISTRY_FORKS], cwd=PROJECT_ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0 and "child 0" in result.stdout, result.stderr[-3000:]
