@@ -233,22 +233,20 @@ class Stack:
         """Each pool's warm server, when warm start is on (idempotent). Preloading takes ~9 s: start them
         first, beside the Prefect server; until a server listens, its pool's runs start cold."""
         started = {name for name, _ in self.processes}
-        starting = [pool for pool in POOLS if self.warm_socket(pool) is not None and f"warm-{pool}" not in started]
+        sockets = {pool: self.warm_socket(pool) for pool in POOLS if f"warm-{pool}" not in started}
+        starting = {pool: socket for pool, socket in sockets.items() if socket is not None}
         if starting:
+            from runtime.warm.server import preload_for
             from trainyard.registry.db import get_engine
 
             # Each warm server opens the registry while it warms up: its tables are made here first, so
             # the servers and the API never race to create them on a new database.
             get_engine().dispose()
-        for pool in starting:
-            socket = self.warm_socket(pool)
-            if socket is not None:
-                from runtime.warm.server import preload_for
-
-                modules = preload_for(pool)
-                if not get_store().is_local:  # its client library, imported once per server, not per run
-                    modules = (*modules, "s3fs")
-                self._start(f"warm-{pool}", [sys.executable, "-m", "runtime.warm.server", str(socket), *modules])
+        for pool, socket in starting.items():
+            modules = preload_for(pool)
+            if not get_store().is_local:  # its client library, imported once per server, not per run
+                modules = (*modules, "s3fs")
+            self._start(f"warm-{pool}", [sys.executable, "-m", "runtime.warm.server", str(socket), *modules])
 
     def start_workers(self) -> None:
         """The pools' workers (and their warm servers, if not started yet)."""
