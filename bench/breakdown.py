@@ -13,7 +13,8 @@ end. Steps that run beside others (the plots) overlap the ones after them.
 The run is forked from the process that imported and warmed up, as the warm server forks each run, so
 the memory it pays is its own pages: at its end, its RSS, PSS (each page shared with the warm server
 counted as its share) and USS (its private pages, what the run adds to the machine), from
-/proc/self/smaps_rollup.
+/proc/self/smaps_rollup. Last, the CPU seconds the run used and those the Prefect server used meanwhile:
+on a machine whose cores a fit fills, the server's share is time the fit waits.
 """
 
 from __future__ import annotations
@@ -93,8 +94,9 @@ def child(family: str, dataset: Path) -> None:
         end = task.end_time or begin
         steps.append([task.name.rsplit("-", 1)[0], (begin - run.start_time).total_seconds(),
                       (end - begin).total_seconds(), task.state_name, rss_at(end)])  # fmt: skip
+    used = os.times()
     print(json.dumps({"wall": wall, "flow": (run.end_time - run.start_time).total_seconds(), "steps": steps,
-                      "memory": _smaps_rollup()}), flush=True)  # fmt: skip
+                      "memory": _smaps_rollup(), "cpu": used.user + used.system}), flush=True)  # fmt: skip
     os._exit(0)
 
 
@@ -106,6 +108,14 @@ def _smaps_rollup() -> dict[str, float]:
         fields[name] = int(rest.split()[0]) / 1024  # kB
     return {"rss": fields["Rss"], "pss": fields["Pss"],
             "uss": fields.get("Private_Clean", 0.0) + fields.get("Private_Dirty", 0.0)}
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its descendants."""
+    import psutil
+
+    root = psutil.Process(pid)
+    return sum(sum(p.cpu_times()[:2]) for p in (root, *root.children(recursive=True)))
 
 
 def main() -> None:
@@ -137,11 +147,13 @@ def main() -> None:
                 env = {**os.environ, "PREFECT_API_URL": api_url, "TRAINYARD_ARTIFACTS_DIR": str(artifacts),
                        "TRAINYARD_DATA_ROOTS": json.dumps([work]),
                        "PREFECT_LOCAL_STORAGE_PATH": str(artifacts / "stage" / "results")}  # fmt: skip
+                server_cpu = _tree_cpu(server.pid)
                 done = subprocess.run([sys.executable, __file__, "--child", "--family", args.family, "--dataset",
                                        str(dataset)], env=env, capture_output=True, text=True)  # fmt: skip
                 if done.returncode != 0:
                     raise RuntimeError(f"{attempt} run failed:\n{done.stderr[-3000:]}")
                 report = json.loads([line for line in done.stdout.splitlines() if line.startswith("{")][-1])
+                report["server_cpu"] = _tree_cpu(server.pid) - server_cpu
         finally:
             stop(server)
     rows = [["(caller) flow call, wall", 0.0, report["wall"], "", ""],
@@ -152,6 +164,10 @@ def main() -> None:
     memory = report["memory"]
     print("\nThe forked run's memory at its end (the warm-up process stays up, as the warm server does)\n")
     print(table(["RSS MiB", "PSS MiB", "USS MiB"], [[memory["rss"], memory["pss"], memory["uss"]]]))
+    print("\nCPU seconds used while the run's process was up (this machine has "
+          f"{os.cpu_count()} cores): the CPU the Prefect server spends on a run competes with its fit\n")
+    print(table(["the run (from its fork)", "the Prefect server (whole process tree)"],
+                [[report["cpu"], report["server_cpu"]]]))  # fmt: skip
 
 
 if __name__ == "__main__":

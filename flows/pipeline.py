@@ -63,7 +63,8 @@ def run_pipeline(family: ModelFamily, p: TrainingParams) -> TrainingOutcome:
             split = prepare_data(p.dataset, p.test_split, p.random_state, report)
         # With CV, evaluation fits the model cv_folds more times: it gets that share of the run.
         fit_end = 0.10 + 0.80 / (1 + p.cv_folds) if p.use_cv else 0.86
-        with report.stage("fit", 0.10, fit_end):
+        # The staged files wait while the fit runs: it uses every core (tasks.stage).
+        with report.stage("fit", 0.10, fit_end), stage.writes_paused():
             model = fit(family.name, split, p.hyperparameters, p.random_state, p.device)
         with report.stage("evaluate", fit_end, 0.92):
             evaluation = evaluate_model(model, split, p.use_cv, p.cv_folds, p.random_state)

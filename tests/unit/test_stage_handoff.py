@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -69,3 +71,50 @@ def test_a_released_table_leaves_memory_and_keeps_its_file(tmp_path: Path, frame
         assert current.get(staged) is None
     assert Path(staged).is_file()
     pd.testing.assert_frame_equal(stage.read_stage(staged), frame)
+
+
+def test_no_staged_file_is_written_while_the_fit_holds_the_writer(tmp_path: Path, frame) -> None:
+    path = tmp_path / "raw.arrow"
+    with stage.handoff() as current:
+        with stage.writes_paused():
+            staged = stage.write_stage(frame, str(path))
+            time.sleep(0.3)  # 10 rows: written in milliseconds when the writer is not paused
+            assert not path.exists()
+            pd.testing.assert_frame_equal(stage.read_stage(staged), frame)  # the steps read it from memory
+        assert current.drain() == []
+    pd.testing.assert_frame_equal(stage.read_stage(str(path)), frame)
+
+
+def test_a_paused_run_that_ends_still_writes_its_files(tmp_path: Path, frame) -> None:
+    path = tmp_path / "raw.arrow"
+    with stage.handoff() as current, stage.writes_paused():
+        stage.write_stage(frame, str(path))
+        assert current.drain() == []  # the run's end: what is queued is written, paused or not
+        assert path.is_file()
+
+
+def test_a_write_under_way_stops_at_the_next_batch_and_the_file_is_feathers(
+    tmp_path: Path, frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stage, "BATCH_ROWS", 3)
+    side = frame.iloc[[7, 2, 9, 0, 4]]  # a split side: its index holds the source rows
+    path = tmp_path / "side.arrow"
+    asked, go_on = [], threading.Event()
+
+    def may_write() -> None:
+        asked.append(time.monotonic())
+        if len(asked) == 2:  # paused after the first batch
+            go_on.wait(5)
+
+    writer = threading.Thread(target=stage._write_file, args=(side, str(path), may_write))
+    writer.start()
+    time.sleep(0.3)
+    assert len(asked) == 2 and not path.exists()  # held before its second (last) batch
+    go_on.set()
+    writer.join(5)
+    assert len(asked) == 2  # one call per 3-row batch
+    written = stage.read_stage(str(path))
+    pd.testing.assert_frame_equal(written, side)
+    from pyarrow import feather
+
+    assert feather.read_table(str(path)).num_rows == 5
