@@ -11,8 +11,10 @@ flow waits for it only at its end. A retry, another process or another host read
 The writer pauses while the fit runs (``StageHandoff.paused``): a fit uses every core, and a 1M-row
 table costs ~0.8 s of CPU to compress and write, which slowed XGBoost's 2-thread fit by more than that.
 Its file is written in 64k-row batches, so a write under way stops at the next batch; the rest is
-written beside evaluation and the report, which leave a core idle. A run whose process dies during the
-fit may leave its steps' files unwritten: its retry loads again (``flows.pipeline.prepare_data``).
+written beside evaluation and the report, which leave a core idle. A run that fails still writes its
+files (its retry skips the steps they hold); a run that is stopped (cancelled) does not wait for them,
+so a cancel is not held by the writes the fit deferred. A run whose files are missing, stopped or
+killed, loads again on retry (``flows.pipeline.prepare_data``).
 
 Files live in the artifact store (``trainyard.artifact_store``): a local directory, or an object
 store that a retry on another host reads too.
@@ -58,12 +60,19 @@ class StageHandoff:
         self._writes: dict[str, Future[None]] = {}
         self._writing = threading.Event()  # cleared while the writer is paused
         self._writing.set()
+        self._abandoned = False
 
     def put(self, frame: pd.DataFrame, path: str) -> str:
         """Hold ``frame`` for this run's next steps and queue its file (unless one already exists)."""
         self._tables[path] = frame
-        self._writes[path] = self._writer.submit(_write_file, frame, path, self._writing.wait)
+        self._writes[path] = self._writer.submit(_write_file, frame, path, self._may_write)
         return path
+
+    def _may_write(self) -> None:
+        """Called by the writer before each batch: waits while paused, stops once the run was stopped."""
+        self._writing.wait()
+        if self._abandoned:
+            raise _Abandoned
 
     @contextmanager
     def paused(self) -> Iterator[None]:
@@ -82,13 +91,21 @@ class StageHandoff:
         """Free a table no later step reads (its file is still written)."""
         self._tables.pop(path, None)
 
-    def drain(self) -> list[str]:
-        """Wait for every file; the paths that could not be written (each logged) are returned."""
+    def drain(self, abandon: bool = False) -> list[str]:
+        """Wait for every file; the paths that could not be written (each logged) are returned. With
+        ``abandon`` (the run was stopped), files not yet written are left: queued ones are dropped, and
+        one under way stops at its next batch."""
         failed = []
+        self._abandoned = abandon
         self._writing.set()
         for path, write in self._writes.items():
             try:
+                if abandon and write.cancel():
+                    raise _Abandoned
                 write.result()
+            except _Abandoned:
+                logger.info("staged copy %s not written: the run was stopped", path)
+                failed.append(path)
             except Exception as exc:
                 logger.warning("staged copy %s was not written (a retry will redo its step): %s", path, exc)
                 failed.append(path)
@@ -100,16 +117,29 @@ class StageHandoff:
 _HANDOFF: ContextVar[StageHandoff | None] = ContextVar("trainyard_stage_handoff", default=None)
 
 
+class _Abandoned(Exception):
+    """A staged write left because its run was stopped."""
+
+
 @contextmanager
 def handoff() -> Iterator[StageHandoff]:
-    """Steps inside hand tables over in memory; files are written behind, and waited for on exit."""
+    """Steps inside hand tables over in memory; files are written behind, and waited for on exit (not
+    when the block is left by a stop: a cancel, its termination signal, Ctrl-C)."""
+    from prefect.exceptions import TerminationSignal
+
+    from trainyard.cancellation import TrainingStopped
+
     current = StageHandoff()
     token = _HANDOFF.set(current)
+    stopped = False
     try:
         yield current
+    except (TrainingStopped, TerminationSignal, KeyboardInterrupt):
+        stopped = True
+        raise
     finally:
         _HANDOFF.reset(token)
-        current.drain()
+        current.drain(abandon=stopped)
 
 
 @contextmanager

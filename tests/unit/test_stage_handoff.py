@@ -118,3 +118,25 @@ def test_a_write_under_way_stops_at_the_next_batch_and_the_file_is_feathers(
     from pyarrow import feather
 
     assert feather.read_table(str(path)).num_rows == 5
+
+
+def test_a_stopped_run_leaves_the_files_the_fit_deferred_and_a_failed_one_writes_them(
+    tmp_path: Path, frame: pd.DataFrame
+) -> None:
+    from trainyard.cancellation import TrainingStopped
+
+    raw, side = tmp_path / "stopped" / "raw.arrow", tmp_path / "stopped" / "side.arrow"
+    started = time.monotonic()
+    with pytest.raises(TrainingStopped), stage.handoff(), stage.writes_paused():
+        stage.write_stage(frame, str(raw))  # the writer holds it, paused before its first batch
+        stage.write_stage(frame, str(side))  # queued behind it
+        raise TrainingStopped("cancelled during the fit")
+    assert time.monotonic() - started < 5
+    assert not raw.exists() and not side.exists()
+    assert not raw.parent.exists() or list(raw.parent.iterdir()) == []  # no temp file left either
+
+    failed = tmp_path / "failed" / "raw.arrow"
+    with pytest.raises(ValueError), stage.handoff(), stage.writes_paused():
+        stage.write_stage(frame, str(failed))
+        raise ValueError("the fit failed")
+    pd.testing.assert_frame_equal(stage.read_stage(str(failed)), frame)  # a retry skips the load
