@@ -9,12 +9,12 @@ goes to the next step in memory, and a background writer puts the file on disk b
 flow waits for it only at its end. A retry, another process or another host reads the file.
 
 The writer pauses while the fit runs (``StageHandoff.paused``): a fit uses every core, and a 1M-row
-table costs ~0.8 s of CPU to compress and write, which slowed XGBoost's 2-thread fit by more than that.
+table costs ~0.8 s of CPU to compress and write, which slowed a fit on both cores by more than that.
 Its file is written in 64k-row batches, so a write under way stops at the next batch; the rest is
 written beside evaluation and the report, which leave a core idle. A run that fails still writes its
 files (its retry skips the steps they hold); a run that is stopped (cancelled) does not wait for them,
-so a cancel is not held by the writes the fit deferred. A run whose files are missing, stopped or
-killed, loads again on retry (``flows.pipeline.prepare_data``).
+so a cancel is not held by the writes the fit deferred. A retry that finds a step's file missing (its
+run was stopped or killed first) does that step again (``flows.pipeline.prepare_data``).
 
 Files live in the artifact store (``trainyard.artifact_store``): a local directory, or an object
 store that a retry on another host reads too.
