@@ -17,8 +17,10 @@ reviewed (or dropped, if Prefect fixed it) rather than silently applied to diffe
 
 2. TLS contexts. Every Prefect client (sync and async, and a flow run makes several) builds a new
 ``ssl.create_default_context(cafile=certifi.where())``, parsing the whole CA bundle: 40-50 ms each,
-≈ 0.2 s of every run's start here, even against an ``http://`` server. ``install`` gives
-``prefect.client.orchestration`` a stand-in for the ``ssl`` module whose ``create_default_context``
+≈ 0.2 s of every run's start here, even against an ``http://`` server. The events and logs clients'
+check of the server's version (``prefect._internal.version_checking``, once per process, when a run's
+first event goes out) builds one more: 80-90 ms of CPU under the GIL while the run's first steps run.
+``install`` gives both modules a stand-in for the ``ssl`` module whose ``create_default_context``
 returns one context per CA file per process, built once (the warm server builds it before it forks).
 A context without a CA file (Prefect's insecure mode, which then changes it) is never shared. The
 unit test checks that Prefect's clients still call it that way.
@@ -136,7 +138,7 @@ def _prompt_heartbeats(engine: Any, join_on_exit: bool = True) -> Generator[None
 
 
 class SharedTLSContexts:
-    """Stands in for the ``ssl`` module in ``prefect.client.orchestration``: the same behaviour, except
+    """Stands in for the ``ssl`` module in Prefect's client modules: the same behaviour, except
     that verified contexts (those given a CA file) are built once per file and shared."""
 
     def __init__(self) -> None:
@@ -267,6 +269,7 @@ def _prompt_suspension_observer(
 
 def install() -> None:
     """Apply the patches in this process (idempotent): what the warm server does before it forks."""
+    import prefect._internal.version_checking as version_checking
     import prefect.client.orchestration as orchestration
     import prefect.flow_engine as engine
     from prefect.runner._process_manager import ProcessManager
@@ -279,6 +282,8 @@ def install() -> None:
 
     if not isinstance(orchestration.ssl, SharedTLSContexts):
         orchestration.ssl = SharedTLSContexts()  # type: ignore[assignment]
+    # The events and logs clients' server-version check builds its own context, in another module.
+    version_checking.ssl = orchestration.ssl  # type: ignore[attr-defined]
     if getattr(engine._send_heartbeats, _INSTALLED, False):
         return
     engine._send_heartbeats = _replacing(_prompt_heartbeats, engine._send_heartbeats)

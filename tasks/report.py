@@ -81,11 +81,27 @@ def _delta(ours: float | None, theirs: float | None) -> str:
 def plots_markdown(model_type: ModelType, version: str, evaluation: Evaluation, model: FittedModel,
                    split: SplitRef) -> str:  # fmt: skip
     """The run's pictures inline (data-URI PNGs: the Prefect UI renders them, and no other server or
-    token is involved in showing them)."""
-    images = regression_images(evaluation, split.target) if evaluation.is_regression else classifier_images(evaluation)
-    names, values, title = feature_importances(model, split, evaluation.is_regression)
-    images.append(("Feature importances", plots.importances_png(names, values, title)))
-    lines = [f"# {model_type} {version}: plots", ""]
+    token is involved in showing them). The evaluation's pictures are drawn in a forked child, on a
+    core this process's GIL does not hold, while the importances (a model's predictions for a net)
+    are computed here."""
+
+    def draw_evaluation() -> bytes:
+        if evaluation.is_regression:
+            return images_markdown(regression_images(evaluation, split.target)).encode()
+        return images_markdown(classifier_images(evaluation)).encode()
+
+    drawn = plots.drawing_apart(draw_evaluation, get_run_logger().warning)
+    try:
+        names, values, title = feature_importances(model, split, evaluation.is_regression)
+        importances = images_markdown([("Feature importances", plots.importances_png(names, values, title))])
+    finally:
+        pictures = drawn().decode()  # also when the importances failed: the child is waited for
+    return "\n".join([f"# {model_type} {version}: plots", "", pictures, importances])
+
+
+def images_markdown(images: list[tuple[str, bytes]]) -> str:
+    """A section per picture, each an inline data-URI PNG."""
+    lines = []
     for alt, png in images:
         lines += [f"## {alt}", "", f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})", ""]
     return "\n".join(lines)

@@ -9,15 +9,47 @@ in the Prefect UI shows them inline, as data-URI images in a markdown artifact.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+import logging
+import os
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
     from matplotlib.figure import Figure
 
+logger = logging.getLogger(__name__)
+
 DPI = 80
 TOP_FEATURES = 20
+
+
+def drawing_apart(draw: Callable[[], bytes], warn: Callable[..., None] = logger.warning) -> Callable[[], bytes]:
+    """Start ``draw()`` in a forked child (``trainyard.forked``), on a core of its own while the caller
+    goes on; the returned function waits for its bytes. Where no child can do it (no ``fork``, a fork
+    that fails, a child that fails), ``draw()`` runs here when the bytes are asked for (so a drawing
+    that fails raises with its own traceback), and ``warn`` says why."""
+    from matplotlib.figure import Figure
+
+    from trainyard import forked
+
+    if not hasattr(os, "fork"):
+        return draw
+    try:
+        # The lock on matplotlib's shared font caches: another thread may be drawing at the fork's instant.
+        child = forked.start(draw, holding=(Figure._render_lock,))
+    except OSError as error:
+        warn("plots drawn in this process: no child process (%s)", error)
+        return draw
+
+    def drawn() -> bytes:
+        try:
+            return child.result()
+        except forked.ChildFailed as failure:
+            warn("plots drawn in this process: the child could not (%s)", failure)
+            return draw()
+
+    return drawn
 
 
 def _figure(width: float = 5.0, height: float = 4.0) -> tuple[Figure, Any]:

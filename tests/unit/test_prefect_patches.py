@@ -94,6 +94,51 @@ def test_after_install_two_prefect_clients_share_one_tls_context() -> None:
         orchestration.ssl = original
 
 
+def test_after_install_the_server_version_check_builds_no_tls_context_of_its_own(monkeypatch) -> None:
+    # The events client checks the server's version once per process, in a module of its own: before
+    # the patch covered it, each run built one more TLS context (80-90 ms) there, under the GIL.
+    import asyncio
+    import http.server
+    import logging
+    import ssl
+    import threading
+
+    import prefect
+    import prefect._internal.version_checking as version_checking
+    import prefect.client.orchestration as orchestration
+
+    class Version(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = f'"{prefect.__version__}"'.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Version)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    originals = orchestration.ssl, version_checking.ssl
+    try:
+        prefect_patches.install()
+        prefect_patches.prefect_client_tls_context()  # what the warm server builds before it forks
+        built = []
+        create = ssl.create_default_context
+        monkeypatch.setattr(ssl, "create_default_context", lambda *a, **k: built.append(k) or create(*a, **k))
+        api_url = f"http://127.0.0.1:{server.server_address[1]}/api"
+        version_checking._clear_api_version_check_cache()
+        asyncio.run(version_checking.check_server_version(api_url, logging.getLogger("test"), raise_on_error=True))
+        assert version_checking._is_api_version_check_cached((api_url, prefect.__version__))  # it did check
+        assert built == []
+    finally:
+        orchestration.ssl, version_checking.ssl = originals
+        version_checking._clear_api_version_check_cache()
+        server.shutdown()
+
+
 def test_prefect_kill_code_is_the_code_patch_3_was_written_against() -> None:
     # Fails on a Prefect upgrade that changes `ProcessManager.kill`: review patch 3 (or drop it if
     # Prefect no longer waits max(grace / 10, 1) s between checks), then update KILL_SOURCE_SHA256.
