@@ -33,11 +33,13 @@ def drawing_apart(draw: Callable[[], bytes], warn: Callable[..., None] = logger.
 
     from trainyard import forked
 
-    if not hasattr(os, "fork"):
+    # The lock on matplotlib's shared font caches: another thread may be drawing at the fork's instant.
+    # A private name (older releases had RendererAgg.lock; a unit test pins it): without it, no child.
+    render_lock = getattr(Figure, "_render_lock", None)
+    if not hasattr(os, "fork") or render_lock is None:
         return draw
     try:
-        # The lock on matplotlib's shared font caches: another thread may be drawing at the fork's instant.
-        child = forked.start(draw, holding=(Figure._render_lock,))
+        child = forked.start(draw, holding=(render_lock,))
     except OSError as error:
         warn("plots drawn in this process: no child process (%s)", error)
         return draw

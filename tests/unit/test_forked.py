@@ -141,3 +141,13 @@ def test_plots_a_child_cannot_draw_are_drawn_here_and_the_reason_is_logged() -> 
     drawn = plots.drawing_apart(draw, lambda message, *args: warned.append(message % args))
     assert drawn().startswith(b"\x89PNG")
     assert warned == ["plots drawn in this process: the child could not (RuntimeError: no fonts in the child)"]
+
+
+def test_matplotlib_still_has_the_render_lock_the_fork_holds() -> None:
+    # Fails on a matplotlib upgrade that renames it (older releases had RendererAgg.lock): plots would
+    # then be drawn in the run's process, safely but slower. Review `plots.drawing_apart` then.
+    from matplotlib.figure import Figure
+
+    lock = Figure._render_lock
+    assert hasattr(lock, "acquire") and hasattr(lock, "release")
+    assert "self._render_lock" in __import__("inspect").getsource(Figure.draw)
