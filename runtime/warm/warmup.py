@@ -77,9 +77,10 @@ def _sklearn() -> None:
 
 
 def _lineage() -> None:
-    from trainyard.lineage import library_versions
+    from trainyard.lineage import code_version, library_versions
 
     library_versions()  # the installed libraries' versions: the same in every run this server forks
+    code_version()  # the checkout's commit (a git process, ~15 ms): the code this server imported
 
 
 def _prefect_tls() -> None:

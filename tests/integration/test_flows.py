@@ -154,3 +154,35 @@ def test_cuda_requested_without_a_gpu_is_a_clear_failure(prefect_api: str, model
     run = get_run(str(state.state_details.flow_run_id))
     assert run is not None and "device 'cuda' requested but" in (run.error_message or ""), run.error_message
     assert run.model_path is None
+
+
+def test_a_run_cancelled_as_its_fit_ends_registers_nothing(prefect_api: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The UI's Cancel arrives as the fit finishes (a sub-job whose parent's process is still being
+    stopped): persist asks Prefect before it writes the model, writes and registers nothing, and the run
+    ends Cancelled."""
+    import dataclasses
+    from uuid import UUID
+
+    from prefect.runtime import flow_run
+    from prefect.states import Cancelling
+
+    from trainyard.cancellation import TrainingStopped
+
+    family, cancelled = get_family("xgboost"), []
+
+    def fit_then_cancelled(pipeline: object, X: object, y: object) -> None:
+        family.fit(pipeline, X, y)
+        cancelled.append(UUID(flow_run.get_id()))
+        with get_client(sync_client=True) as client:
+            client.set_flow_run_state(cancelled[0], Cancelling(), force=True)
+
+    monkeypatch.setitem(families(), "xgboost", dataclasses.replace(family, fit=fit_then_cancelled))
+    params = XGBoostParams(dataset="churn.csv", hyperparameters={"n_estimators": 5}, model_version="cancel-at-end-1")
+    with pytest.raises(TrainingStopped, match="nothing registered"):
+        train_xgboost(params)
+
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(cancelled[0]).state.type == StateType.CANCELLED
+    assert get_model_version("xgboost", "cancel-at-end-1") is None
+    assert not list(get_settings().models_dir.glob("*/cancel-at-end-1")), "the cancelled run's model was left"
+    assert task_states(str(cancelled[0]))["fit-xgboost"] == "Completed"
