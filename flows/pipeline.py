@@ -9,7 +9,7 @@ from prefect.runtime import flow_run
 from tasks import stage
 from tasks.evaluate import evaluate_model
 from tasks.fit import fit_task
-from tasks.load import load_dataset
+from tasks.load import load_dataset, start_hashing
 from tasks.persist import persist_model
 from tasks.promote import decide_champion
 from tasks.records import failures_recorded, start_run_record
@@ -55,6 +55,7 @@ def run_pipeline(family: ModelFamily, p: TrainingParams) -> TrainingOutcome:
         stage.handoff(),
         failures_recorded(),
     ):
+        start_hashing(p.dataset)  # beside the run's record: the load step's cache key needs the hash
         record = start_run_record(model_type, p)
         if record.finished is not None:  # a retry of a run whose model is registered: nothing to redo
             report.finish("done (model already registered)")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
-from functools import lru_cache
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,18 +57,55 @@ def _check_file(path: Path, requested: str, max_bytes: int) -> Path:
 
 
 def file_sha256(path: Path) -> str:
-    """sha256 of a file, memoised per (path, size, mtime) so a run hashes each file once."""
+    """sha256 of a file, memoised per (path, size, mtime) so a run hashes each file once. A hash that
+    another thread is computing already (``hash_in_background``) is waited for, not started again."""
+    return _hash_of(path).result()
+
+
+def hash_in_background(path: Path) -> None:
+    """Start hashing ``path`` in a daemon thread, so that a later ``file_sha256`` finds it done (hashlib
+    releases the GIL: the hash takes the other core). A file that cannot be read is left to that call."""
+    with contextlib.suppress(OSError):
+        _hash_of(path, wait=False)
+
+
+def _hash_of(path: Path, wait: bool = True) -> Future[str]:
     stat = path.stat()
-    return _sha256(str(path), stat.st_size, stat.st_mtime_ns)
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    with _HASHES_LOCK:
+        future = _HASHES.pop(key, None)
+        started = future is None
+        if future is None:
+            future = Future()
+        _HASHES[key] = future  # the most recently used last
+        while len(_HASHES) > _HASHES_KEPT:
+            _HASHES.pop(next(iter(_HASHES)))
+    if started:
+        if wait:
+            _compute(key, future)
+        else:
+            threading.Thread(target=_compute, args=(key, future), name="dataset-sha256", daemon=True).start()
+    return future
 
 
-@lru_cache(maxsize=64)
-def _sha256(path: str, _size: int, _mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _compute(key: tuple[str, int, int], future: Future[str]) -> None:
+    try:
+        digest = hashlib.sha256()
+        with open(key[0], "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        future.set_result(digest.hexdigest())
+    except BaseException as exc:
+        with _HASHES_LOCK:  # a failure is not memoised: the next call tries again
+            if _HASHES.get(key) is future:
+                del _HASHES[key]
+        future.set_exception(exc)
+
+
+# The process's file hashes, the most recently used last; one in progress is shared, not started twice.
+_HASHES_KEPT = 64
+_HASHES: OrderedDict[tuple[str, int, int], Future[str]] = OrderedDict()
+_HASHES_LOCK = threading.Lock()
 
 
 def read_table(path: Path) -> pd.DataFrame:

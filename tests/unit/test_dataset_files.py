@@ -1,9 +1,12 @@
+import hashlib
 import os
+import threading
 from pathlib import Path
 
 import pytest
 
-from trainyard.dataset_files import file_sha256, read_table, resolve_dataset_path
+from trainyard import dataset_files
+from trainyard.dataset_files import file_sha256, hash_in_background, read_table, resolve_dataset_path
 from trainyard.errors import DatasetError, DatasetNotAllowedError
 
 
@@ -81,6 +84,47 @@ def test_sha256_follows_content(tmp_path: Path) -> None:
     path.write_text("a\n2\n")
     os.utime(path, ns=(1, 1))  # force a different mtime even on coarse clocks
     assert file_sha256(path) != first
+
+
+def test_a_background_hash_is_shared_not_computed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "big.csv"
+    path.write_bytes(os.urandom(8 << 20))
+    computed = []
+    real = dataset_files._compute
+
+    def counted(key: tuple[str, int, int], future: object) -> None:
+        computed.append(key)
+        real(key, future)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dataset_files, "_compute", counted)
+    hash_in_background(path)  # as a run does at its start; the load step's cache key then asks for it
+    digests: list[str] = []
+    askers = [threading.Thread(target=lambda: digests.append(file_sha256(path))) for _ in range(4)]
+    for asker in askers:
+        asker.start()
+    for asker in askers:
+        asker.join()
+    assert digests == [hashlib.sha256(path.read_bytes()).hexdigest()] * 4
+    assert len(computed) == 1
+
+
+def test_a_hash_that_failed_is_tried_again_and_a_missing_file_starts_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "data.csv"
+    hash_in_background(path)  # no file yet: nothing starts, and no error here (the load step reports it)
+    path.write_text("a\n1\n")
+    real, failures = hashlib.sha256, [OSError("disk hiccup")]
+
+    def flaky() -> "hashlib._Hash":
+        if failures:
+            raise failures.pop()
+        return real()
+
+    monkeypatch.setattr(dataset_files.hashlib, "sha256", flaky)
+    with pytest.raises(OSError, match="disk hiccup"):
+        file_sha256(path)
+    assert file_sha256(path) == real(b"a\n1\n").hexdigest()  # the same file, asked again: computed again
 
 
 def test_name_too_long_is_a_dataset_error_not_a_crash(roots: tuple[Path, Path]) -> None:
