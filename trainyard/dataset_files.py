@@ -75,7 +75,7 @@ def _hash_of(path: Path, wait: bool = True) -> Future[str]:
     with _HASHES_LOCK:
         future = _HASHES.pop(key, None)
         started = future is None
-        if future is None:
+        if started:
             future = Future()
         _HASHES[key] = future  # the most recently used last
         while len(_HASHES) > _HASHES_KEPT:
@@ -90,11 +90,8 @@ def _hash_of(path: Path, wait: bool = True) -> Future[str]:
 
 def _compute(key: tuple[str, int, int], future: Future[str]) -> None:
     try:
-        digest = hashlib.sha256()
         with open(key[0], "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        future.set_result(digest.hexdigest())
+            future.set_result(hashlib.file_digest(handle, hashlib.sha256).hexdigest())
     except BaseException as exc:
         with _HASHES_LOCK:  # a failure is not memoised: the next call tries again
             if _HASHES.get(key) is future:

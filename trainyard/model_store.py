@@ -35,11 +35,8 @@ from trainyard.settings import get_settings
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
