@@ -30,6 +30,23 @@ on `localhost:8000`.
 AUTH = '-H "Authorization: Token $TOKEN"'
 JSON = "-H 'Content-Type: application/json'"
 # (roles, example request, example answer) per operation.
+_SCHEDULE = {
+    "id": "penguins.lightgbm.c5049bc1",
+    "dataset": "penguins",
+    "kind": "train",
+    "job": "lightgbm",
+    "model": None,
+    "cron": "0 2 * * *",
+    "timezone": "UTC",
+    "promote": True,
+    "active": True,
+    "deployed": True,
+    "deployment": "train-lightgbm/lightgbm",
+    "deployment_paused": False,
+    "next_run_at": "2026-12-08T02:00:00Z",
+    "problem": None,
+    "prefect_ui_url": "http://127.0.0.1:4200/deployments/deployment/2b7c…",
+}
 EXAMPLES: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("POST", "/api-token-auth/"): (
         "anyone",
@@ -157,6 +174,28 @@ EXAMPLES: dict[tuple[str, str], tuple[str, str, Any]] = {
             ],
             "count": 1,
         },
+    ),
+    ("GET", "/schedules"): (
+        "admin, hr_staff, manager",
+        f"curl -s 'localhost:8000/schedules?dataset=penguins' {AUTH}",
+        {"schedules": [_SCHEDULE], "count": 1},
+    ),
+    ("POST", "/schedules"): (
+        "admin, hr_staff",
+        f"curl -s -X POST localhost:8000/schedules {AUTH} {JSON} "
+        '-d \'{"dataset": "penguins", "families": ["lightgbm"], "cron": "0 2 * * *", "promote": true}\'',
+        {"schedules": [_SCHEDULE], "count": 1},
+    ),
+    ("PATCH", "/schedules/{schedule_id}"): (
+        "admin, hr_staff",
+        f"curl -s -X PATCH localhost:8000/schedules/penguins.lightgbm.c5049bc1 {AUTH} {JSON} "
+        "-d '{\"active\": false}'",
+        {**_SCHEDULE, "active": False, "next_run_at": None},
+    ),
+    ("DELETE", "/schedules/{schedule_id}"): (
+        "admin, hr_staff",
+        f"curl -s -X DELETE localhost:8000/schedules/penguins.lightgbm.c5049bc1 {AUTH}",
+        _SCHEDULE,
     ),
     ("GET", "/train/models/available"): (
         "admin, hr_staff, manager",

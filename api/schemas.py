@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
+from trainyard.datasets.schedules import check_cron, check_timezone
 from trainyard.families import get_family
 from trainyard.params import ModelType, ModelVersion, ScoreParams
 from trainyard.registry.aliases import ALIAS_PATTERN
@@ -318,4 +319,66 @@ class DatasetPublic(BaseModel):
 
 class DatasetsPublic(BaseModel):
     datasets: list[DatasetPublic]
+    count: int
+
+
+# --- schedules ---
+
+
+class ScheduleCreate(_Body):
+    """One entry of a spec's ``schedules:``, for one dataset: retrain ``families`` or ``score`` with one model."""
+
+    dataset: str = Field(max_length=64, description="A registered dataset (GET /datasets)")
+    cron: str = Field(max_length=128, description="Five fields: minute hour day-of-month month day-of-week")
+    timezone: str = Field("UTC", max_length=64, description="IANA time zone the cron is read in")
+    families: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        None, min_length=1, max_length=32, description="Families to retrain (one Prefect schedule each), or [\"all\"]"
+    )
+    score: str | None = Field(None, max_length=128, description="Score the table with family@alias or family:version")
+    promote: bool = Field(False, description="Training only: a retrained model competes for champion")
+    active: bool = Field(True, description="false: declared paused")
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        return check_cron(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return check_timezone(value)
+
+    @model_validator(mode="after")
+    def _one_job(self) -> ScheduleCreate:
+        if (self.families is None) == (self.score is None):
+            raise ValueError("give families (retrain) or score (a model reference), not both nor neither")
+        if self.score is not None and self.promote:
+            raise ValueError("promote applies to training; a score schedule has no champion gate")
+        return self
+
+
+class ScheduleUpdate(_Body):
+    active: bool = Field(description="false pauses the schedule (its future runs are withdrawn), true resumes it")
+
+
+class SchedulePublic(BaseModel):
+    id: str = Field(description="<dataset>.<job>.<digest of its time>: the slug Prefect's UI shows")
+    dataset: str
+    kind: Literal["train", "score"]
+    job: str = Field(description="The family retrained, all, or score")
+    model: str | None = Field(description="What a score schedule scores with")
+    cron: str
+    timezone: str
+    promote: bool
+    active: bool = Field(description="Prefect's state when deployed (a pause in its UI shows here at once)")
+    deployed: bool = Field(description="Prefect holds it (false: see problem)")
+    deployment: str = Field(description="The Prefect deployment it is a schedule of")
+    deployment_paused: bool
+    next_run_at: datetime | None = Field(description="When it fires next; null when paused or not deployed")
+    problem: str | None = Field(None, description="Why it cannot be deployed (e.g. its family is gone)")
+    prefect_ui_url: str | None = Field(None, description="The deployment's page, where it can be paused")
+
+
+class SchedulesPublic(BaseModel):
+    schedules: list[SchedulePublic]
     count: int

@@ -71,6 +71,10 @@ def add(
         schema_for(spec).validate(frame.copy(), lazy=True)  # the table passes its own spec
     except DatasetError as exc:
         _fail(str(exc))
+    if exists:  # a re-registered table keeps its schedules (`trainyard schedules` changes them)
+        from trainyard.datasets.schedules import with_schedules
+
+        text = with_schedules(text, get_spec(name).schedules)
     destination.parent.mkdir(parents=True, exist_ok=True)
     destination.write_text(text)
     typer.echo(f"# {destination}\n{text}")
@@ -111,12 +115,32 @@ def list_() -> None:
 @datasets_app.command("remove")
 def remove(name: str = typer.Argument(...)) -> None:
     """Remove a registered dataset's spec (its table and the models trained on it stay)."""
-    from trainyard.datasets.registry import BUILTIN, spec_path
+    from trainyard.datasets.registry import BUILTIN, get_spec, spec_path
 
     if name in BUILTIN:
         _fail(f"{name!r} is a built-in dataset and cannot be removed")
     path = spec_path(name)
     if not path.is_file():
         _fail(f"no registered dataset named {name!r} in {path.parent}")
+    had = get_spec(name).schedules
     path.unlink()
     typer.echo(f"removed {path}")
+    if had:
+        _drop_schedules(name, len(had))
+
+
+def _drop_schedules(name: str, count: int) -> None:
+    """Take a removed table's schedules out of the running stack's Prefect (if one runs here)."""
+    from prefect import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from deployments.schedules import sync
+    from runtime.stack import running_prefect_api_url
+
+    url = running_prefect_api_url()
+    if url is None:
+        typer.echo(f"its {count} schedule(s) leave Prefect at the next `trainyard up` (no stack runs here)")
+        return
+    with temporary_settings(updates={PREFECT_API_URL: url}), get_client(sync_client=True) as client:
+        removed = [i for i in sync(client).removed if i.startswith(f"{name}.")]
+    typer.echo(f"removed its schedules from Prefect: {', '.join(removed) or 'none were deployed'}")

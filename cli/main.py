@@ -11,6 +11,7 @@ import typer
 from cli.cluster import image_app, pools_app
 from cli.datasets import datasets_app
 from cli.models import models_app
+from cli.schedules import schedules_app
 from cli.users import tokens_app, users_app
 from trainyard import datagen
 from trainyard.params import PARAMS_BY_TYPE, ModelType
@@ -23,6 +24,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(image_app, name="image")
 app.add_typer(pools_app, name="pools")
+app.add_typer(schedules_app, name="schedules")
 logger = logging.getLogger("trainyard")
 
 
@@ -74,6 +76,27 @@ def train(
     kind = ModelType.parse(model_type)
     outcome = FLOWS[kind](PARAMS_BY_TYPE[kind](dataset=dataset, **extra))
     typer.echo(outcome.model_dump_json(indent=2))
+
+
+@app.command()
+def deploy(
+    prefect_port: int = typer.Option(None, help="The Prefect server's port (default: the running stack's, or 4200)."),
+) -> None:
+    """Deploy prefect.yaml and the datasets' schedules to the running stack's Prefect (what `up` does)."""
+    from runtime.stack import Stack, running_prefect_api_url
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if prefect_port is None:
+        url = running_prefect_api_url() or "http://127.0.0.1:4200/api"
+        prefect_port = int(url.rsplit(":", 1)[1].split("/")[0])
+    stack = Stack(prefect_port=prefect_port)
+    try:
+        stack.deploy()
+    except RuntimeError as exc:
+        typer.echo(f"trainyard deploy: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"deployed prefect.yaml and the datasets' schedules to {stack.prefect_api_url}")
 
 
 @app.command()

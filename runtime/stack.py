@@ -228,6 +228,21 @@ class Stack:
         (self.logs / "deploy.log").write_text(result.stdout + result.stderr)
         if result.returncode != 0:
             raise RuntimeError(f"prefect deploy failed (see {self.logs / 'deploy.log'}):\n{result.stderr[-2000:]}")
+        self.sync_schedules()
+
+    def sync_schedules(self) -> None:
+        """Put the schedules the dataset specs declare on the deployments (deployments.schedules.sync)."""
+        from prefect import get_client
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        from deployments.schedules import sync
+
+        with temporary_settings(updates={PREFECT_API_URL: self.prefect_api_url}), get_client(sync_client=True) as c:
+            report = sync(c)
+        for line in report.lines():
+            logger.info("%s", line)
+        for schedule_id, problem in report.problems.items():
+            logger.warning("schedule %s not deployed: %s", schedule_id, problem)
 
     def start_warm_servers(self) -> None:
         """Each pool's warm server, when warm start is on (idempotent). Preloading takes ~9 s: start them
@@ -346,3 +361,18 @@ class PortInUse(RuntimeError):
 
 class StoreInUse(RuntimeError):
     """Another live stack holds the artifacts directory."""
+
+
+def running_prefect_api_url() -> str | None:
+    """The Prefect API a command on this host should talk to: PREFECT_API_URL when set, else the one of the
+    stack holding this host's artifacts directory (its lock file names its port), else None."""
+    from prefect.settings import PREFECT_API_URL
+
+    from runtime.store_lock import holder
+
+    if configured := PREFECT_API_URL.value():
+        return configured
+    record = holder(get_settings().artifacts_dir / "stack.lock")
+    if record and record.get("prefect_port"):
+        return f"http://127.0.0.1:{record['prefect_port']}/api"
+    return None

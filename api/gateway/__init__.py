@@ -4,6 +4,7 @@ that keep the cache true. Routers, jobs logic and the reconciler import from her
 from api.gateway.cache import ViewCache
 from api.gateway.client import DEPLOYMENTS, TERMINAL, JobView, PrefectGateway, Progress
 from api.gateway.errors import IdempotencyConflict, JobNotFound, PrefectUnavailable
+from deployments.schedules import Listed as ListedSchedule
 
 __all__ = [
     "DEPLOYMENTS",
@@ -11,6 +12,7 @@ __all__ = [
     "IdempotencyConflict",
     "JobNotFound",
     "JobView",
+    "ListedSchedule",
     "PrefectGateway",
     "PrefectUnavailable",
     "Progress",

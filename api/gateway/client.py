@@ -40,6 +40,8 @@ from prefect.states import Cancelled, Cancelling, Crashed
 from api.gateway.cache import ViewCache
 from api.gateway.errors import IdempotencyConflict, JobNotFound, outage_guarded
 from api.gateway.streams import follow_streams
+from deployments import schedules
+from trainyard.datasets.schedules import Schedule, dataset_of
 from trainyard.families import families
 from trainyard.states import TERMINAL_JOB_STATUSES, JobStatus, default_state_name, job_status
 
@@ -101,6 +103,7 @@ class PrefectGateway:
         self._pools_lock = threading.Lock()
         self._progress: TTLCache[str, Progress | None] = TTLCache(maxsize=1024, ttl=PROGRESS_SECONDS)
         self._progress_lock = threading.Lock()
+        self._schedules_lock = threading.Lock()
 
     @classmethod
     @contextmanager
@@ -291,6 +294,44 @@ class PrefectGateway:
             with self._progress_lock:
                 self._progress[job.id] = found
         return found if found is not None else Progress(0.0, job.state_name.lower())
+
+    # --- schedules: the spec files and Prefect's deployment schedules, through deployments.schedules ---
+    @outage_guarded
+    def schedules(self, dataset: str | None = None) -> list[schedules.Listed]:
+        """Every declared schedule (of ``dataset``) with Prefect's state of it: a pause in the UI shows here."""
+        return schedules.listing(self.client, dataset)
+
+    def check_schedule(self, schedule: Schedule) -> None:
+        """``ScheduleError`` (its ``field`` at fault) unless the schedule can run: read from the specs and the
+        registry, nothing from Prefect."""
+        schedules.check(schedule)
+
+    @outage_guarded
+    def add_schedule(self, schedule: Schedule) -> tuple[schedules.Listed, bool]:
+        """Declare a schedule in its spec and in Prefect; whether it is new (``ScheduleError`` if it cannot be)."""
+        with self._schedules_lock:  # one writer here at a time: two equal requests make one Prefect schedule
+            _, created = schedules.add(self.client, schedule)
+        return self._listed(schedule.id), created
+
+    @outage_guarded
+    def set_schedule_active(self, schedule_id: str, active: bool) -> schedules.Listed:
+        with self._schedules_lock:
+            schedules.set_active(self.client, schedule_id, active)
+        return self._listed(schedule_id)
+
+    @outage_guarded
+    def remove_schedule(self, schedule_id: str) -> schedules.Listed:
+        """Remove a schedule from its spec and from Prefect; what it was."""
+        listed = self._listed(schedule_id)
+        with self._schedules_lock:
+            schedules.remove(self.client, schedule_id)
+        return listed
+
+    def _listed(self, schedule_id: str) -> schedules.Listed:
+        found = [entry for entry in self.schedules(dataset_of(schedule_id)) if entry.schedule.id == schedule_id]
+        if not found:
+            schedules.find(schedule_id)  # raises ScheduleError naming the dataset's schedules
+        return found[0]
 
     def wait(self, job_id: str, timeout: float, poll: float = 0.5) -> JobView:
         """Poll until the job is terminal or ``timeout`` passes; returns the last view."""

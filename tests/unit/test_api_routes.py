@@ -4,10 +4,10 @@ from fastapi.routing import APIRoute
 
 from api.deps import Allow
 from api.main import create_app
-from api.routers import auth, datasets, jobs, scoring, training
+from api.routers import auth, datasets, jobs, schedules, scoring, training
 from api.routers.auth import PUBLIC_PATHS
 
-ROUTERS = (auth.router, jobs.router, training.router, datasets.router, scoring.router)
+ROUTERS = (auth.router, jobs.router, training.router, datasets.router, scoring.router, schedules.router)
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
 
@@ -30,7 +30,7 @@ def test_no_route_escapes_the_guarded_routers() -> None:
 
 
 def test_writes_need_a_training_role() -> None:
-    for router in (jobs.router, training.router, scoring.router):
+    for router in (jobs.router, training.router, scoring.router, schedules.router):
         for route in router.routes:
-            if {"POST", "DELETE"} & route.methods:
+            if {"POST", "PATCH", "DELETE"} & route.methods:
                 assert all("manager" not in rule.roles for rule in _rules(route)), route.path

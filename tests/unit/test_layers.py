@@ -12,7 +12,7 @@ ALLOWED = {
     "trainyard": set(),
     "tasks": {"trainyard"},
     "flows": {"tasks", "trainyard"},
-    "api": {"trainyard"},  # it reaches flows through Prefect only (api.gateway)
+    "api": {"trainyard", "deployments"},  # it reaches flows through Prefect only (api.gateway)
     "deployments": {"trainyard"},
     "runtime": {"flows", "tasks", "trainyard", "deployments"},
     "cli": {"runtime", "flows", "tasks", "trainyard", "deployments"},
@@ -36,6 +36,13 @@ def test_no_package_imports_against_the_direction_of_travel() -> None:
             for imported in _imports(path) - allowed - {package}:
                 wrong.append(f"{path.relative_to(ROOT)} imports {imported}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_only_the_gateway_of_the_api_imports_deployments() -> None:
+    """The API talks to Prefect through api.gateway alone; deployments.schedules is Prefect-facing code."""
+    wrong = [str(path.relative_to(ROOT)) for path in sorted((ROOT / "api").rglob("*.py"))
+             if "deployments" in _imports(path) and "gateway" not in path.relative_to(ROOT).parts]  # fmt: skip
+    assert not wrong, wrong
 
 
 def test_the_core_holds_no_runtime_or_command_line_module() -> None:

@@ -13,6 +13,8 @@ columns:                        # every column but the target, in the table's or
   months: {type: int, min: 0, max: 120}
   children: {type: flag}        # 0/1
   job_role_name: {type: category}
+schedules:                      # optional: retraining and scoring by Prefect (trainyard.datasets.schedules)
+  - {cron: "0 2 * * *", families: [random-forest], promote: true}
 ```
 
 The file is the pandera schema's single source (``trainyard/datasets/schema.py`` builds the schema from it). A
@@ -29,6 +31,14 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from trainyard.datasets.schedules import (
+    Schedule,
+    ScheduleEntry,
+    dump_block,
+    entries_of,
+    flatten,
+    without_schedules,
+)
 from trainyard.errors import DatasetError
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
@@ -65,6 +75,7 @@ class SpecFile(BaseModel):
     classes: list[str] | list[int] | None = Field(None, min_length=2, description="classification only")
     primary_metric: Literal[(*CLASSIFICATION_METRICS, *REGRESSION_METRICS)] | None = None  # type: ignore[valid-type]
     columns: dict[str, ColumnSpec] = Field(min_length=1)
+    schedules: list[ScheduleEntry] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> SpecFile:
@@ -106,8 +117,9 @@ class DatasetSpec:
     default_file: str = ""
     primary_metric: str = "f1_macro"
     task: str = "classification"
-    sha256: str = ""  # of the spec file's text: in cache keys and every model's lineage
+    sha256: str = ""  # of the spec file's text but its schedules: in cache keys and every model's lineage
     source: Path | None = field(default=None, compare=False)
+    schedules: tuple[Schedule, ...] = field(default=(), compare=False)
 
     @property
     def is_regression(self) -> bool:
@@ -155,7 +167,8 @@ def from_file_model(parsed: SpecFile, sha256: str = "", source: Path | None = No
                        numeric=numeric, flags=of("flag"), nullable_categories=nullable,
                        target_values=tuple(parsed.classes or ()), default_file=parsed.file,
                        primary_metric=parsed.primary_metric or DEFAULT_METRIC[parsed.task], task=parsed.task,
-                       sha256=sha256, source=source)  # fmt: skip
+                       sha256=sha256, source=source,
+                       schedules=tuple(flatten(parsed.name, parsed.schedules)))  # fmt: skip
 
 
 def to_file_model(spec: DatasetSpec, order: list[str] | None = None) -> SpecFile:
@@ -170,18 +183,19 @@ def to_file_model(spec: DatasetSpec, order: list[str] | None = None) -> SpecFile
         columns = {name: columns[name] for name in order if name in columns}
     return SpecFile(name=spec.kind, file=spec.default_file, task=spec.task, target=spec.target,  # type: ignore[arg-type]
                     classes=list(spec.target_values) if not spec.is_regression else None,
-                    primary_metric=spec.primary_metric, columns=columns)  # type: ignore[arg-type]
+                    primary_metric=spec.primary_metric, columns=columns,  # type: ignore[arg-type]
+                    schedules=entries_of(spec.schedules))
 
 
 def dump(parsed: SpecFile) -> str:
-    """The YAML text of a spec file: one line per column, defaults left out."""
-    head = parsed.model_dump(exclude={"columns"}, exclude_none=True)
+    """The YAML text of a spec file: one line per column (and per schedule), defaults left out."""
+    head = parsed.model_dump(exclude={"columns", "schedules"}, exclude_none=True)
     lines = [f"{key}: {_scalar(value)}" for key, value in head.items()] + ["columns:"]
     for name, column in parsed.columns.items():
         fields = {"type": column.type, **column.model_dump(exclude_defaults=True, exclude={"type"})}
         body = ", ".join(f"{key}: {_scalar(value)}" for key, value in fields.items())
         lines.append(f"  {_scalar(name)}: {{{body}}}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + dump_block(parsed.schedules)
 
 
 def _scalar(value: Any) -> str:
@@ -209,7 +223,7 @@ def parse(text: str, source: str = "<spec>") -> DatasetSpec:
             where = f"line {line}, " if line else ""
             lines.append(f"  - {where}key {'.'.join(loc) or '(top)'}: {error['msg']}")
         raise SpecFileError(f"{source} is not a valid dataset spec:\n" + "\n".join(lines)) from None
-    return from_file_model(parsed, hashlib.sha256(text.encode()).hexdigest())
+    return from_file_model(parsed, hashlib.sha256(without_schedules(text).encode()).hexdigest())
 
 
 def _line_of(text: str, loc: list[str]) -> int | None:
@@ -217,6 +231,10 @@ def _line_of(text: str, loc: list[str]) -> int | None:
     node = yaml.compose(text)
     line = None
     for part in loc:
+        if isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
+            node = node.value[int(part)]  # an entry of a list (schedules.0.cron)
+            line = node.start_mark.line + 1
+            continue
         if not isinstance(node, yaml.MappingNode):
             break
         match = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == part), None)
