@@ -31,17 +31,17 @@ AUTH = '-H "Authorization: Token $TOKEN"'
 JSON = "-H 'Content-Type: application/json'"
 # (roles, example request, example answer) per operation.
 _SCHEDULE = {
-    "id": "penguins.lightgbm.c5049bc1",
+    "id": "penguins.xgboost.c5049bc1",
     "dataset": "penguins",
     "kind": "train",
-    "job": "lightgbm",
+    "job": "xgboost",
     "model": None,
     "cron": "0 2 * * *",
     "timezone": "UTC",
     "promote": True,
     "active": True,
     "deployed": True,
-    "deployment": "train-lightgbm/lightgbm",
+    "deployment": "train-xgboost/xgboost",
     "deployment_paused": False,
     "next_run_at": "2026-12-08T02:00:00Z",
     "problem": None,
@@ -183,18 +183,18 @@ EXAMPLES: dict[tuple[str, str], tuple[str, str, Any]] = {
     ("POST", "/schedules"): (
         "admin, hr_staff",
         f"curl -s -X POST localhost:8000/schedules {AUTH} {JSON} "
-        '-d \'{"dataset": "penguins", "families": ["lightgbm"], "cron": "0 2 * * *", "promote": true}\'',
+        '-d \'{"dataset": "penguins", "families": ["xgboost"], "cron": "0 2 * * *", "promote": true}\'',
         {"schedules": [_SCHEDULE], "count": 1},
     ),
     ("PATCH", "/schedules/{schedule_id}"): (
         "admin, hr_staff",
-        f"curl -s -X PATCH localhost:8000/schedules/penguins.lightgbm.c5049bc1 {AUTH} {JSON} "
+        f"curl -s -X PATCH localhost:8000/schedules/penguins.xgboost.c5049bc1 {AUTH} {JSON} "
         "-d '{\"active\": false}'",
         {**_SCHEDULE, "active": False, "next_run_at": None},
     ),
     ("DELETE", "/schedules/{schedule_id}"): (
         "admin, hr_staff",
-        f"curl -s -X DELETE localhost:8000/schedules/penguins.lightgbm.c5049bc1 {AUTH}",
+        f"curl -s -X DELETE localhost:8000/schedules/penguins.xgboost.c5049bc1 {AUTH}",
         _SCHEDULE,
     ),
     ("GET", "/train/models/available"): (

@@ -227,6 +227,8 @@ def check(schedule: Schedule) -> None:
             resolve(ModelRef.parse(schedule.model), schedule.dataset)
         except (ModelNotFoundError, ValueError) as exc:
             raise ScheduleError(str(exc), "score") from None
+        except DatasetError as exc:  # the table to score is not where its spec says
+            raise ScheduleError(str(exc), "dataset") from None
 
 
 def find(schedule_id: str) -> Schedule:

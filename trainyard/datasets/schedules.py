@@ -2,12 +2,12 @@
 
 ```yaml
 schedules:                      # in datasets/<name>.yaml, after the columns
-  - {cron: "0 2 * * *", families: [lightgbm, xgboost], promote: true}   # one Prefect schedule per family
+  - {cron: "0 2 * * *", families: [random-forest, xgboost], promote: true}  # one Prefect schedule per family
   - {cron: "0 3 * * 0", families: [all], timezone: Europe/Paris}         # every family, in one train-all run
   - {cron: "30 4 * * *", score: "xgboost@champion", active: false}       # paused
 ```
 
-Each (dataset, job, cron, timezone) is one ``Schedule`` with a stable id (``penguins.lightgbm.3f2a91c0``):
+Each (dataset, job, cron, timezone) is one ``Schedule`` with a stable id (``penguins.xgboost.c5049bc1``):
 the slug of its Prefect deployment schedule, on the job's own deployment (one deployment per family, not
 one per table). The block is not part of the spec's sha256: adding a schedule changes no model's lineage
 and invalidates no cached step.
@@ -199,7 +199,9 @@ def _block_lines(text: str) -> tuple[int, int] | None:
         return None
     for key, value in node.value:
         if isinstance(key, yaml.ScalarNode) and key.value == KEY:
-            end = value.end_mark
+            # A block sequence's own end mark runs past the comments that follow it: end at its last entry.
+            last = value.value[-1] if isinstance(value, yaml.SequenceNode) and value.value else value
+            end = last.end_mark
             # A block ends where the next key starts (column 0 of its line); a flow value ends within its line.
             return key.start_mark.line, end.line + (1 if end.column > 0 else 0)
     return None
