@@ -6,15 +6,15 @@ from __future__ import annotations
 import time
 
 import pytest
-from prefect import get_client
 from prefect.client.schemas.objects import StateType
 
 from tests.integration.conftest import Clients
 from tests.integration.helpers import artifacts_of, run_a_schedule_once, wait_for_log, wait_for_status
+from trainyard.datasets import get_spec
 
 pytestmark = pytest.mark.integration
 DATASET = "future_skills_dataset.csv"
-NIGHTLY = "train-random-forest/nightly-future-skills"
+NIGHTLY = "train-random-forest/random-forest"
 
 
 def test_progress_of_a_running_fit_shows_in_the_api_and_as_a_prefect_artifact(live_stack: Clients) -> None:
@@ -92,9 +92,9 @@ def test_a_scheduled_retraining_that_does_not_beat_the_champion_leaves_it_in_pla
     crowned = live_stack.hr.post("/train/models/random-forest/champ-v1/aliases", json={"alias": "champion"})
     assert crowned.status_code == 200, crowned.text
 
-    with get_client(sync_client=True) as client:
-        assert client.read_deployment_by_name(NIGHTLY).parameters["params"]["promote"] is True
-    run = run_a_schedule_once(NIGHTLY, "retraining-under-test")  # the nightly deployment's own parameters
+    nightly = get_spec("future_skills").schedules[0]  # declared in datasets/future_skills.yaml
+    assert nightly.promote is True
+    run = run_a_schedule_once(NIGHTLY, "retraining-under-test", nightly.parameters())  # the nightly schedule's own
     assert run.state.type is StateType.COMPLETED and run.auto_scheduled, run.state
 
     status = live_stack.manager.get(f"/train/status/{run.id}").json()

@@ -230,3 +230,55 @@ def test_retry_clicked_on_a_failed_scoring_run_scores_the_fixed_table(live_stack
     assert done["status"] == "completed" and done["scoring"]["rows"] == len(table), done
     assert Path(done["scoring"]["output_location"]).is_file()
     _open_run(page, live_stack, job_id, "score-retry-2-completed")
+
+
+def test_a_schedule_paused_in_the_ui_is_paused_in_trainyard_too(live_stack: Clients, page: Page,
+                                                                 sandbox: Path) -> None:  # fmt: skip
+    """An operator pauses a registered table's nightly retraining with its toggle on the deployment's page:
+    GET /schedules says paused at once, its future runs are gone, and the next sync writes it to the spec."""
+    from tests.fits import unseen_table
+    from trainyard.datasets import get_spec
+
+    unseen_table(seed=31).to_csv(sandbox / "data" / "night_shifts.csv", index=False)
+    trainyard = str(Path(sys.executable).parent / "trainyard")
+    added = subprocess.run([trainyard, "datasets", "add", "night_shifts", "--file", "night_shifts.csv", "--target",
+                            "needs_review"], env=os.environ, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    created = live_stack.hr.post("/schedules", json={"dataset": "night_shifts", "families": ["random-forest"],
+                                                     "cron": "0 1 * * *", "promote": True})  # fmt: skip
+    assert created.status_code == 201, created.text
+    schedule = created.json()["schedules"][0]
+    assert schedule["active"] and schedule["next_run_at"]
+
+    page.goto(schedule["prefect_ui_url"])  # the deployment's page, as GET /schedules links it
+    page.wait_for_load_state("networkidle")
+    card = page.locator(".deployment-schedule-card", has_text=schedule["id"])  # the card shows the schedule's id
+    switch = card.get_by_role("switch")
+    assert switch.get_attribute("aria-checked") == "true"
+    page.screenshot(path=str(SHOTS / "schedule-1-active.png"), full_page=True)
+    switch.click()
+    page.wait_for_function("el => el.getAttribute('aria-checked') === 'false'", arg=switch.element_handle())
+    page.screenshot(path=str(SHOTS / "schedule-2-paused.png"), full_page=True)
+
+    deadline = time.monotonic() + 15
+    while True:
+        listed = {s["id"]: s for s in live_stack.manager.get("/schedules", params={"dataset": "night_shifts"})
+                  .json()["schedules"]}[schedule["id"]]  # fmt: skip
+        if listed["active"] is False or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert listed["active"] is False and listed["next_run_at"] is None, listed
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name(schedule["deployment"])
+        future = [r for r in client.read_flow_runs(deployment_filter=DeploymentFilter(
+                  id=DeploymentFilterId(any_=[deployment.id])))
+                  if r.parameters.get("params", {}).get("trained_by") == f"schedule:{schedule['id']}"
+                  and r.state is not None and r.state.is_scheduled()]  # fmt: skip
+    assert future == [], "a paused schedule's runs must be withdrawn"
+
+    synced = subprocess.run([trainyard, "schedules", "sync"], env=os.environ, capture_output=True, text=True,
+                            timeout=120)  # fmt: skip
+    assert synced.returncode == 0, synced.stderr
+    assert f"schedule {schedule['id']}: paused/resumed in Prefect, written to its spec" in synced.stdout
+    assert get_spec("night_shifts").schedules[0].active is False  # a restart keeps it paused
+    assert live_stack.hr.delete(f"/schedules/{schedule['id']}").status_code == 200

@@ -14,12 +14,12 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from prefect import get_client
 from prefect.client.schemas.objects import StateType
 
 from tests.integration.conftest import Clients
 from tests.integration.helpers import run_a_schedule_once, wait_for_status
 from trainyard.dataset_files import file_sha256
+from trainyard.datasets import get_spec
 from trainyard.registry.scoring import get_scoring
 from trainyard.settings import get_settings
 
@@ -125,13 +125,11 @@ def test_predictions_follow_the_alias_when_it_moves(live_stack: Clients) -> None
 
 
 def test_a_scheduled_scoring_run_and_the_cli_score_the_churn_table(live_stack: Clients, tmp_path: Path) -> None:
-    with get_client(sync_client=True) as client:
-        nightly = client.read_deployment_by_name("score/nightly-churn-scoring")
-    assert [s.schedule.cron for s in nightly.schedules] == ["30 4 * * *"]
-    assert nightly.parameters == {"params": {"model": "xgboost@champion", "dataset": "churn"}}
+    nightly = next(s for s in get_spec("churn").schedules if s.kind == "score")  # declared in datasets/churn.yaml
+    assert (nightly.cron, nightly.model) == ("30 4 * * *", "xgboost@champion")
     if not live_stack.manager.get("/train/models/available").json()["available_models"]:
         _train(live_stack)
-    run = run_a_schedule_once("score/score", "scoring-under-test", parameters=nightly.parameters)
+    run = run_a_schedule_once("score/score", "scoring-under-test", parameters=nightly.parameters())
     assert run.state.type == StateType.COMPLETED, run.state
     record = get_scoring(str(run.id))
     assert record is not None and record.rows == len(_churn()) and Path(record.output_location).is_file()

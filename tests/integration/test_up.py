@@ -141,3 +141,77 @@ def test_one_artifacts_directory_one_stack_and_a_killed_up_takes_its_children_al
         for process in (first, third):
             if process is not None and process.poll() is None:
                 process.kill()
+
+
+def test_a_schedule_declared_in_a_spec_survives_a_restart_of_up_and_a_pause_made_in_prefect_too(
+    tmp_path: Path,
+) -> None:
+    """Declared in a registered table's spec: deployed by `up`; paused in Prefect (as the UI's toggle does),
+    it stays paused through a restart and the spec says so; one added while the stack was down is deployed
+    by the next `up`."""
+    from prefect import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from deployments.schedules import _deployments, deployed
+    from tests.fits import unseen_table
+    from trainyard.datasets.infer import infer_spec
+    from trainyard.datasets.spec import dump, parse
+
+    artifacts, datasets, ports = tmp_path / "artifacts", tmp_path / "datasets", [free_port(), free_port()]
+    datasets.mkdir()
+    spec_file = datasets / "rota.yaml"
+    spec_file.write_text(dump(infer_spec(unseen_table(), "rota", "rota.csv", "needs_review"))
+                         + 'schedules:\n  - {cron: "0 1 * * *", families: [xgboost, random-forest], promote: true}\n')
+    nightly = parse(spec_file.read_text()).schedules
+    env = {**_env(artifacts), "TRAINYARD_DATASETS_DIR": str(datasets)}
+    args = [str(TRAINYARD), "up", "--no-train", "--prefect-port", str(ports[0]), "--api-port", str(ports[1])]
+
+    def held() -> dict:
+        with temporary_settings(updates={PREFECT_API_URL: f"http://127.0.0.1:{ports[0]}/api"}), \
+                get_client(sync_client=True) as client:  # fmt: skip
+            return {k: v for k, v in deployed(_deployments(client)).items() if k.startswith("rota.")}
+
+    def start(log: Path) -> subprocess.Popen:
+        with open(log, "wb") as out:
+            up = subprocess.Popen(args, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=out)
+        deadline = time.monotonic() + 240
+        while b"stack is up" not in log.read_bytes():
+            if up.poll() is not None or time.monotonic() > deadline:
+                up.kill()
+                raise AssertionError(log.read_text()[-3000:])
+            time.sleep(0.5)
+        return up
+
+    first = start(tmp_path / "first.log")
+    try:
+        found = held()
+        assert set(found) == {s.id for s in nightly}, found
+        assert all(h.active and h.cron == "0 1 * * *" for h in found.values())
+        paused = found[nightly[0].id]
+        with temporary_settings(updates={PREFECT_API_URL: f"http://127.0.0.1:{ports[0]}/api"}), \
+                get_client(sync_client=True) as client:  # fmt: skip
+            client.update_deployment_schedule(paused.deployment_id, paused.schedule_id, active=False)
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=90) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+
+    # While the stack is down: the command line writes the spec alone.
+    added = subprocess.run([str(TRAINYARD), "schedules", "add", "lightgbm", "--dataset", "rota", "--cron",
+                            "0 4 * * *"], env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert added.returncode == 0 and "deployed by the next `trainyard up`" in added.stdout, added.stdout + added.stderr
+
+    second = start(tmp_path / "second.log")
+    try:
+        found = held()
+        assert len(found) == 3 and any(h.deployment == "train-lightgbm/lightgbm" for h in found.values()), found
+        assert found[nightly[0].id].active is False and found[nightly[1].id].active is True
+        declared = {s.id: s for s in parse(spec_file.read_text()).schedules}
+        assert declared[nightly[0].id].active is False, spec_file.read_text()  # the pause is written to the spec
+        assert f"schedule {nightly[0].id}: paused/resumed in Prefect" in (tmp_path / "second.log").read_text()
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=90) == 0
+    finally:
+        if second.poll() is None:
+            second.kill()
