@@ -225,3 +225,29 @@ def test_schedules_through_the_api_write_the_spec_and_prefect_for_the_roles_that
     missing = live_stack.hr.delete(f"/schedules/{first}")
     assert missing.status_code == 404 and "no schedule" in missing.json()["detail"]
     assert live_stack.hr.patch("/schedules/not-an-id", json={"active": False}).status_code == 404
+
+
+def test_a_schedule_written_into_a_spec_by_hand_is_deployed_by_trainyard_deploy(
+    live_stack: Clients, plant: Path
+) -> None:
+    """Declared with the table (an edit of its file): `trainyard deploy` puts it on the running stack; an entry
+    whose family does not train the table is reported, not deployed, and listed with its problem."""
+    before = plant.read_text()
+    plant.write_text(before + 'schedules:\n  - {cron: "45 3 * * *", families: [random-forest, logistic-regression]}\n')
+    try:
+        deployed_now = _trainyard("deploy")
+        assert deployed_now.returncode == 0, deployed_now.stderr[-3000:]
+        good, bad = get_spec("plant_hours").schedules
+        assert f"schedule {good.id}: created" in deployed_now.stderr
+        assert f"schedule {bad.id} not deployed" in deployed_now.stderr and "does not train regression" in (
+            deployed_now.stderr)  # fmt: skip
+        assert _held(good.id) is not None and _held(bad.id) is None
+        listed = {s["id"]: s for s in live_stack.manager.get("/schedules", params={"dataset": "plant_hours"})
+                  .json()["schedules"]}  # fmt: skip
+        assert listed[good.id]["deployed"] and not listed[bad.id]["deployed"]
+        assert "families that train it" in listed[bad.id]["problem"]
+    finally:
+        plant.write_text(before)
+    synced = _trainyard("schedules", "sync")
+    assert synced.returncode == 0 and f"schedule {good.id}: removed" in synced.stdout, synced.stdout
+    assert _held(good.id) is None

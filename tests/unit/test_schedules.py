@@ -70,6 +70,7 @@ def test_the_schedules_block_is_not_part_of_the_specs_sha256() -> None:
     [
         ('{cron: "0 25 * * *", families: [all]}', "line 9, key schedules.0.cron", "Bad hour"),
         ('{cron: "0 2 * *", families: [all]}', "line 9, key schedules.0.cron", "must have 5 fields"),
+        ('{cron: "0 2 * * 5L", families: [all]}', "schedules.0.cron", "not a cron expression Prefect's scheduler"),
         ('{cron: "0 2 * * *", families: [all], timezone: Mars/Olympus}', "schedules.0.timezone", "IANA"),
         ('{cron: "0 2 * * *"}', "schedules.0", "either families"),
         ('{cron: "0 2 * * *", score: "xgboost@champion", promote: true}', "schedules.0", "promote applies"),

@@ -62,14 +62,25 @@ def check_cron(cron: str) -> str:
         CronSim(" ".join(fields), datetime.now(UTC))
     except CronSimError as exc:
         raise ValueError(f"cron {cron!r} is not a valid cron expression: {exc}") from None
+    from prefect.client.schemas.schedules import CronSchedule
+    from pydantic import ValidationError
+
+    try:  # what Prefect's scheduler reads it with (croniter) must accept it too
+        CronSchedule(cron=" ".join(fields))
+    except ValidationError:
+        raise ValueError(f"cron {cron!r} is not a cron expression Prefect's scheduler accepts") from None
     return " ".join(fields)
 
 
 def check_timezone(timezone: str) -> str:
     """``timezone`` if it is an IANA name (UTC, Europe/Paris); ValueError otherwise."""
+    from prefect.client.schemas.schedules import CronSchedule
+    from pydantic import ValidationError
+
     try:
         ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+        CronSchedule(cron="0 0 * * *", timezone=timezone)  # Prefect's scheduler knows it too
+    except (ZoneInfoNotFoundError, ValueError, ValidationError):
         raise ValueError(f"timezone {timezone!r} is not an IANA time zone name (e.g. UTC, Europe/Paris)") from None
     return timezone
 
