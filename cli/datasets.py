@@ -122,7 +122,10 @@ def remove(name: str = typer.Argument(...)) -> None:
     path = spec_path(name)
     if not path.is_file():
         _fail(f"no registered dataset named {name!r} in {path.parent}")
-    had = get_spec(name).schedules
+    try:
+        had = get_spec(name).schedules
+    except DatasetError:  # a spec that no longer parses is removed all the same
+        had = ()
     path.unlink()
     typer.echo(f"removed {path}")
     if had:

@@ -82,15 +82,18 @@ def train(
 def deploy(
     prefect_port: int = typer.Option(None, help="The Prefect server's port (default: the running stack's, or 4200)."),
 ) -> None:
-    """Deploy prefect.yaml and the datasets' schedules to the running stack's Prefect (what `up` does)."""
-    from runtime.stack import Stack, running_prefect_api_url
+    """Deploy prefect.yaml and the datasets' schedules to the running stack's Prefect (what `up` does). The
+    stack is the one on this host's artifacts directory (TRAINYARD_ARTIFACTS_DIR, as `up --artifacts` set)."""
+    from runtime.stack import Stack, running_prefect_api_url, running_stack
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if prefect_port is None:
         url = running_prefect_api_url() or "http://127.0.0.1:4200/api"
         prefect_port = int(url.rsplit(":", 1)[1].split("/")[0])
-    stack = Stack(prefect_port=prefect_port)
+    # A Docker-pool stack's deployments enter the image's /app: the running stack's lock says which it is.
+    pools = (running_stack() or {}).get("pools", "process")
+    stack = Stack(prefect_port=prefect_port, pools=pools if pools in ("process", "docker") else "process")
     try:
         stack.deploy()
     except RuntimeError as exc:

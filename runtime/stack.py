@@ -14,7 +14,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from runtime import prefect_server
 from runtime.crash_watch import ensure_automation, heartbeat_env
@@ -169,7 +169,7 @@ class Stack:
         artifacts = get_settings().artifacts_dir
         lock = FileLock(artifacts / "stack.lock")
         try:
-            previous = lock.acquire(prefect_port=self.prefect_port, api_port=self.api_port)
+            previous = lock.acquire(prefect_port=self.prefect_port, api_port=self.api_port, pools=self.pools)
         except LockHeld as held:
             raise StoreInUse(
                 f"the artifacts directory {artifacts} is in use by the stack of {describe(held.holder)}: stop it "
@@ -236,9 +236,15 @@ class Stack:
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
         from deployments.schedules import sync
+        from trainyard.errors import TrainyardError
 
-        with temporary_settings(updates={PREFECT_API_URL: self.prefect_api_url}), get_client(sync_client=True) as c:
-            report = sync(c)
+        try:
+            with temporary_settings(updates={PREFECT_API_URL: self.prefect_api_url}), \
+                    get_client(sync_client=True) as client:  # fmt: skip
+                report = sync(client)
+        except TrainyardError as exc:  # a spec file that does not parse: the stack comes up, nothing is removed
+            logger.error("the datasets' schedules were not synced to Prefect: %s", exc)
+            return
         for line in report.lines():
             logger.info("%s", line)
         for schedule_id, problem in report.problems.items():
@@ -363,16 +369,21 @@ class StoreInUse(RuntimeError):
     """Another live stack holds the artifacts directory."""
 
 
+def running_stack() -> dict[str, Any] | None:
+    """What the stack holding this host's artifacts directory wrote into its lock (ports, pools), or None."""
+    from runtime.store_lock import holder
+
+    return holder(get_settings().artifacts_dir / "stack.lock")
+
+
 def running_prefect_api_url() -> str | None:
     """The Prefect API a command on this host should talk to: PREFECT_API_URL when set, else the one of the
     stack holding this host's artifacts directory (its lock file names its port), else None."""
     from prefect.settings import PREFECT_API_URL
 
-    from runtime.store_lock import holder
-
     if configured := PREFECT_API_URL.value():
         return configured
-    record = holder(get_settings().artifacts_dir / "stack.lock")
+    record = running_stack()
     if record and record.get("prefect_port"):
         return f"http://127.0.0.1:{record['prefect_port']}/api"
     return None

@@ -147,7 +147,9 @@ HARMLESS = {"/train/{model_type}": ("/train/xgboost", {"retrain": "yes"}), "/tra
             "/train/models/{model_type}/{version}/aliases": (f"{NO_SUCH_MODEL}/aliases", {"alias": "x"}),
             "/train/models/{model_type}/{version}/aliases/{alias}": (f"{NO_SUCH_MODEL}/aliases/x", None),
             "/score": ("/score", {"model": "xgboost:no-such-version"}),
-            "/predict/{family}": ("/predict/xgboost?version=no-such-version", {"rows": [{}]})}  # fmt: skip
+            "/predict/{family}": ("/predict/xgboost?version=no-such-version", {"rows": [{}]}),
+            "/schedules": ("/schedules", {"dataset": "churn", "cron": "0 2 * * *"}),  # neither families nor score
+            "/schedules/{schedule_id}": ("/schedules/churn.xgboost.00000000", {"active": False})}  # fmt: skip
 
 
 def test_every_route_answers_401_without_a_token_and_403_to_a_role_without_the_right(live_stack: Clients) -> None:
@@ -160,13 +162,14 @@ def test_every_route_answers_401_without_a_token_and_403_to_a_role_without_the_r
             url, body = HARMLESS.get(path, (path, None))
             send = {"method": method.upper(), "url": url, **({"json": body} if body is not None else {})}
             assert live_stack.anonymous.request(**send).status_code == 401, send
-            writes = method.upper() in {"POST", "DELETE"}
+            writes = method.upper() in {"POST", "PATCH", "DELETE"}
             assert (live_stack.manager.request(**send).status_code == 403) == writes, send
             for allowed in (live_stack.admin, live_stack.hr):
                 assert allowed.request(**send).status_code not in {401, 403}, send
             checked += 1
-    # every authenticated operation: the two contracts, the aliases routes, /datasets, /score and /predict
-    assert checked == 15, checked
+    # every authenticated operation: the two contracts, the aliases routes, /datasets, /score, /predict and
+    # the four /schedules routes
+    assert checked == 19, checked
 
 
 def test_a_tampered_model_is_dropped_from_the_available_models(live_stack: Clients) -> None:

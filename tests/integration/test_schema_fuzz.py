@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from prefect import get_client
 
+from deployments.schedules import _deployments, deployed
 from runtime.processes import free_port
 from tests.integration.conftest import Clients
 from tests.integration.helpers import paused_pools
+from trainyard.datasets.registry import BUILTIN_DIR
+from trainyard.settings import get_settings
 
 pytestmark = pytest.mark.integration
 ST = Path(sys.executable).parent / "st"
@@ -32,8 +37,17 @@ def test_openapi_fuzz_finds_no_server_errors_or_schema_violations(live_stack: Cl
     token = live_stack.admin.headers["Authorization"]
     # A second API on the same Prefect server and registry, with no synchronous wait: the
     # training runs it triggers only wait in the (paused) pools and are cancelled afterwards.
+    # It writes specs into a folder of its own: its stateful phase follows GET /schedules to PATCH and DELETE
+    # /schedules/{id}, which as an admin pauses and removes the shipped tables' schedules (once in the repo's
+    # own datasets/*.yaml); copies there shadow the repo's files, which must come out of it unchanged.
+    specs = tmp_path / "datasets"
+    shutil.copytree(get_settings().datasets_dir, specs)
+    for builtin in BUILTIN_DIR.glob("*.yaml"):
+        shutil.copy2(builtin, specs / builtin.name)
+    shipped = {path.name: path.read_text() for path in BUILTIN_DIR.glob("*.yaml")}
     name = "api-fuzz"
-    env = {"TRAINYARD_SYNC_WAIT_SECONDS": "0", "TRAINYARD_RECONCILE_INTERVAL_SECONDS": "0"}
+    env = {"TRAINYARD_SYNC_WAIT_SECONDS": "0", "TRAINYARD_RECONCILE_INTERVAL_SECONDS": "0",
+           "TRAINYARD_DATASETS_DIR": str(specs)}  # fmt: skip
     url = live_stack.stack.start_api(name=name, port=free_port(), env=env)
     try:
         with paused_pools():
@@ -45,5 +59,16 @@ def test_openapi_fuzz_finds_no_server_errors_or_schema_violations(live_stack: Cl
             )  # fmt: skip
     finally:
         live_stack.stack.stop_child(name)
+        _restore_schedules(live_stack)
+    assert {path.name: path.read_text() for path in BUILTIN_DIR.glob("*.yaml")} == shipped
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
     assert "passed" in result.stdout and "generated" in result.stdout, result.stdout[-2000:]
+
+
+def _restore_schedules(live_stack: Clients) -> None:
+    """Prefect's schedules back to what the specs declare: the fuzz paused or removed some in Prefect. Dropped
+    first, so the sync does not take a pause made by the fuzz for one made by an operator."""
+    with get_client(sync_client=True) as client:
+        for held in deployed(_deployments(client)).values():
+            client.delete_deployment_schedule(held.deployment_id, held.schedule_id)
+    live_stack.stack.sync_schedules()

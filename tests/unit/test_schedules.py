@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -153,14 +154,16 @@ def own_datasets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     """A registered table's spec in a datasets folder of its own; no stack runs on this artifacts directory."""
     monkeypatch.setenv("TRAINYARD_DATASETS_DIR", str(tmp_path / "datasets"))
     monkeypatch.setenv("TRAINYARD_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
-    monkeypatch.setenv("PREFECT_API_URL", "")
     monkeypatch.setenv("TRAINYARD_DATA_ROOTS", f'["{tmp_path}"]')
     get_settings.cache_clear()
     (tmp_path / "datasets").mkdir()
     frame = unseen_regression_table()
     frame.to_csv(tmp_path / "plant.csv", index=False)
     (tmp_path / "datasets" / "plant.yaml").write_text(dump(infer_spec(frame, "plant", "plant.csv", "units_per_hour")))
-    yield tmp_path / "datasets" / "plant.yaml"
+    # No Prefect either: in a run with the integration tests, their session's settings name the live stack's
+    # (an environment variable set here would not undo a settings context).
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        yield tmp_path / "datasets" / "plant.yaml"
     get_settings.cache_clear()
 
 
