@@ -36,6 +36,20 @@ def _isolated_settings(sandbox: Path) -> Iterator[None]:
     get_settings.cache_clear()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _shipped_specs_unchanged() -> Iterator[None]:
+    """The repo's own dataset specs come out of the session as they went in: a test that writes them (a schedule
+    added, paused or removed on a shipped table) must work on a copy. Restored, then reported, if one did not."""
+    from trainyard.datasets.registry import BUILTIN_DIR
+
+    before = {path: path.read_bytes() for path in BUILTIN_DIR.glob("*.yaml")}
+    yield
+    changed = sorted(str(path) for path, text in before.items() if not path.is_file() or path.read_bytes() != text)
+    for path, text in before.items():
+        path.write_bytes(text)
+    assert not changed, f"the tests rewrote the shipped specs {changed} (restored now)"
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint(sandbox: Path) -> Iterator[S3Endpoint]:
     """Started on first use; its credentials and region set as the AWS_* variables, as a user sets them."""
