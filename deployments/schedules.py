@@ -129,6 +129,11 @@ def deployed(deployments: dict[str, Any]) -> dict[str, Deployed]:
     return found
 
 
+def held_schedules(client: SyncPrefectClient) -> dict[str, Deployed]:
+    """trainyard's schedules Prefect holds now, by id (one request)."""
+    return deployed(_deployments(client))
+
+
 def _cron(schedule: Schedule) -> CronSchedule:
     return CronSchedule(cron=schedule.cron, timezone=schedule.timezone)
 
@@ -265,7 +270,7 @@ def remove(client: SyncPrefectClient | None, schedule_id: str) -> Schedule:
     """Take a schedule out of its spec and out of Prefect (its future runs go with it)."""
     schedule = find(schedule_id)
     _write(schedule.dataset, lambda now: [s for s in now if s.id != schedule_id])
-    if client is not None and (held := deployed(_deployments(client)).get(schedule_id)) is not None:
+    if client is not None and (held := held_schedules(client).get(schedule_id)) is not None:
         client.delete_deployment_schedule(held.deployment_id, held.schedule_id)
     return schedule
 
@@ -305,5 +310,5 @@ def listing(client: SyncPrefectClient | None, dataset: str | None = None) -> lis
     specs = {dataset: _spec(dataset)} if dataset is not None else None
     wanted, problems = declared(specs)
     failing = [s for spec in (specs or dataset_specs()).values() for s in spec.schedules if s.id in problems]
-    held = deployed(_deployments(client)) if client is not None else {}
+    held = held_schedules(client) if client is not None else {}
     return [Listed(s, held.get(s.id), problems.get(s.id)) for s in [*wanted, *failing]]

@@ -20,7 +20,7 @@ from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.client.schemas.objects import StateType
 from prefect.exceptions import ObjectNotFound
 
-from deployments.schedules import RETIRED, deployed
+from deployments.schedules import RETIRED
 from tests.fits import unseen_regression_table, unseen_table
 from tests.integration.conftest import Clients
 from tests.integration.helpers import run_a_schedule_once
@@ -43,10 +43,10 @@ def _trainyard(*args: str) -> subprocess.CompletedProcess[str]:
 
 def _held(schedule_id: str):  # type: ignore[no-untyped-def]
     """What Prefect holds of a trainyard schedule (None: nothing), read fresh."""
-    from deployments.schedules import _deployments
+    from deployments.schedules import held_schedules
 
     with get_client(sync_client=True) as client:
-        return deployed(_deployments(client)).get(schedule_id)
+        return held_schedules(client).get(schedule_id)
 
 
 def _due_cron(lead: timedelta = timedelta(seconds=80)) -> str:

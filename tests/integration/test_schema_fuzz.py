@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from prefect import get_client
 
-from deployments.schedules import _deployments, deployed
+from deployments.schedules import held_schedules
 from runtime.processes import free_port
 from tests.integration.conftest import Clients
 from tests.integration.helpers import paused_pools
@@ -69,6 +69,6 @@ def _restore_schedules(live_stack: Clients) -> None:
     """Prefect's schedules back to what the specs declare: the fuzz paused or removed some in Prefect. Dropped
     first, so the sync does not take a pause made by the fuzz for one made by an operator."""
     with get_client(sync_client=True) as client:
-        for held in deployed(_deployments(client)).values():
+        for held in held_schedules(client).values():
             client.delete_deployment_schedule(held.deployment_id, held.schedule_id)
     live_stack.stack.sync_schedules()

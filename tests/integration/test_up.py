@@ -152,7 +152,7 @@ def test_a_schedule_declared_in_a_spec_survives_a_restart_of_up_and_a_pause_made
     from prefect import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from deployments.schedules import _deployments, deployed
+    from deployments.schedules import held_schedules
     from tests.fits import unseen_table
     from trainyard.datasets.infer import infer_spec
     from trainyard.datasets.spec import dump, parse
@@ -169,7 +169,7 @@ def test_a_schedule_declared_in_a_spec_survives_a_restart_of_up_and_a_pause_made
     def held() -> dict:
         with temporary_settings(updates={PREFECT_API_URL: f"http://127.0.0.1:{ports[0]}/api"}), \
                 get_client(sync_client=True) as client:  # fmt: skip
-            return {k: v for k, v in deployed(_deployments(client)).items() if k.startswith("rota.")}
+            return {k: v for k, v in held_schedules(client).items() if k.startswith("rota.")}
 
     def start(log: Path) -> subprocess.Popen:
         with open(log, "wb") as out:
