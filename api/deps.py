@@ -10,14 +10,15 @@ from fastapi import Depends, Header, HTTPException, Request, status
 from starlette.concurrency import run_in_threadpool
 
 from api.gateway import PrefectGateway
-from trainyard.registry.auth import Principal, Role, principal_for_token, token_digest
+from trainyard.registry.auth import Principal, Role, TokenExpired, principal_for_token, token_digest
 
 
 class PrincipalCache:
     """Who a token belongs to, remembered for ``ttl`` seconds (0: ask the registry every time).
 
     Keyed by the token's sha256, never the token. A token removed from the registry, or a changed
-    role, takes effect within ``ttl``. Unknown tokens are not remembered.
+    role, takes effect within ``ttl``; a token's expiry takes effect at once (checked on every hit).
+    Unknown and expired tokens are not remembered. Raises TokenExpired.
     """
 
     def __init__(self, ttl: float, size: int = 4096) -> None:
@@ -28,8 +29,11 @@ class PrincipalCache:
         digest = token_digest(token)
         if self._entries is not None:
             with self._lock:
-                if (hit := self._entries.get(digest)) is not None:
-                    return hit
+                hit = self._entries.get(digest)
+            if hit is not None:
+                if hit.expired():
+                    raise TokenExpired("token expired")
+                return hit
         principal = await run_in_threadpool(principal_for_token, token)
         if principal is not None and self._entries is not None:
             with self._lock:
@@ -56,7 +60,10 @@ class Allow:
         scheme, _, key = (authorization or "").partition(" ")
         if scheme.lower() != "token" or not key.strip():
             raise _unauthorized("Authentication credentials were not provided: send `Authorization: Token <key>`.")
-        principal = await request.app.state.principals.principal(key.strip())
+        try:
+            principal = await request.app.state.principals.principal(key.strip())
+        except TokenExpired:
+            raise _unauthorized("token expired") from None
         if principal is None:
             raise _unauthorized("Invalid token.")
         if principal.role not in self.roles:

@@ -17,7 +17,9 @@ from trainyard.errors import DatasetError, UnsupportedTaskError
 from trainyard.families import families, get_family
 from trainyard.lineage import training_signature
 from trainyard.params import PARAMS_BY_TYPE, ModelType, TrainAllParams, TrainingParams
+from trainyard.registry import audit
 from trainyard.registry.aliases import decision_of, holder
+from trainyard.registry.audit import Action
 from trainyard.registry.auth import Principal
 from trainyard.registry.models import TrainingRun
 from trainyard.registry.runs import (
@@ -134,6 +136,8 @@ def trigger(
                 idempotency_key=key,
             )
         )
+    audit.record(Action.RUN_STARTED, actor=user.username, target=job.id,
+                 detail={"job_type": job_type, "dataset": params.dataset, "idempotency_key": idempotency_key})
     return job
 
 

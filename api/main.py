@@ -21,7 +21,7 @@ from api.deps import Allow, PrincipalCache
 from api.gateway import IdempotencyConflict, PrefectGateway, PrefectUnavailable, ViewCache
 from api.limits import BodySizeLimit, bounded_errors
 from api.predictors import Predictors
-from api.routers import auth, datasets, jobs, schedules, scoring, training
+from api.routers import audit, auth, datasets, jobs, schedules, scoring, training
 from trainyard.registry.db import get_engine
 from trainyard.settings import get_settings
 
@@ -101,7 +101,8 @@ def create_app() -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(PrefectUnavailable, _prefect_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(IdempotencyConflict, _idempotency_conflict)  # type: ignore[arg-type]
-    for router in (auth.router, jobs.router, training.router, datasets.router, scoring.router, schedules.router):
+    for router in (auth.router, jobs.router, training.router, datasets.router, scoring.router, schedules.router,
+                   audit.router):
         _document_roles(router)
         app.include_router(router)
     return app

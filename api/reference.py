@@ -13,16 +13,27 @@ import sys
 from typing import Any
 
 from api.main import create_app
+from trainyard.settings import Settings
 
-HEADER = """# trainyard API reference
+_DEFAULT = {name: field.default for name, field in Settings.model_fields.items()}
+HEADER = f"""# trainyard API reference
 
 Generated from the API's OpenAPI document (`python -m api.reference > docs/api.md`); the live document
 is served at `/openapi.json`, browsable at `/docs`. Every route except `/health`, `/docs`,
 `/openapi.json` and `POST /api-token-auth/` needs `Authorization: Token <key>` (the keyword is matched
 case-insensitively, as Django REST framework does; `Bearer` is refused). A missing or unknown token
-is **401** with `WWW-Authenticate: Token`; a known token without the role is **403**. Roles: `admin`
-(everything), `hr_staff` (train, cancel, read), `manager` (read). Request bodies over 1 MiB are
-**413**; `503` with `Retry-After: 5` means the Prefect server did not answer (nothing was lost).
+is **401** with `WWW-Authenticate: Token`; a token past its expiry is **401** `token expired`; a known
+token without the role is **403**. Roles: `admin` (everything, and `GET /audit`), `hr_staff` (train,
+cancel, read), `manager` (read). Request bodies over 1 MiB are **413**; `503` with `Retry-After: 5`
+means the Prefect server did not answer (nothing was lost).
+
+Failed logins are throttled (defaults; the operating guide names the settings): past \
+{_DEFAULT["login_failures_per_user"]} failures for one user name from one address, \
+{_DEFAULT["login_failures_per_address"]} from one address, or {_DEFAULT["login_failures_per_user_total"]} \
+for one user name from every address (then only addresses that failed for it) within \
+{_DEFAULT["login_window_seconds"]:.0f} s, `POST /api-token-auth/` answers **429** with `Retry-After` \
+(from {_DEFAULT["login_delay_seconds"]:.0f} s, doubling with each further failure, at most \
+{_DEFAULT["login_max_delay_seconds"]:.0f} s). A success clears its user name's and address's count.
 
 Examples use `TOKEN` from `trainyard tokens create <user>` (or `POST /api-token-auth/`) and the API
 on `localhost:8000`.
@@ -54,6 +65,22 @@ EXAMPLES: dict[tuple[str, str], tuple[str, str, Any]] = {
         {"token": "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"},
     ),
     ("GET", "/health"): ("anyone", "curl -s localhost:8000/health", {"status": "ok"}),
+    ("GET", "/audit"): (
+        "admin",
+        f"curl -s 'localhost:8000/audit?user=ana&since=2026-12-08T00:00:00Z&limit=2' {AUTH}",
+        {
+            "total": 7,
+            "limit": 2,
+            "offset": 0,
+            "entries": [
+                {"id": 812, "at": "2026-12-08T09:14:03Z", "actor": "ana", "action": "run.started", "outcome": "ok",
+                 "target": "0b6f2f3e-…", "address": None,
+                 "detail": {"job_type": "xgboost", "dataset": "churn.csv", "idempotency_key": None}},
+                {"id": 811, "at": "2026-12-08T09:13:58Z", "actor": "ana", "action": "login", "outcome": "ok",
+                 "target": None, "address": "10.0.4.17", "detail": {}},
+            ],
+        },
+    ),
     ("POST", "/train/{model_type}"): (
         "admin, hr_staff",
         f'curl -s -X POST "http://127.0.0.1:8000/train/xgboost" {AUTH}',

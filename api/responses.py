@@ -8,7 +8,7 @@ from api.schemas import ErrorPublic
 
 _DESCRIBED: dict[int, tuple[Any, str]] = {
     400: (ErrorPublic, "Invalid request; the body says which field or why"),
-    401: (ErrorPublic, "Missing or unknown token"),
+    401: (ErrorPublic, "Missing, unknown or expired token (`token expired` for one past its expiry)"),
     403: (ErrorPublic, "The token's role may not do this"),
     404: (ErrorPublic, "No such job, run, model version or page"),
     409: (ErrorPublic, "The resource changed under the request (another writer moved the alias, or the model's "

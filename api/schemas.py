@@ -247,6 +247,11 @@ class LoginErrorPublic(BaseModel):
     non_field_errors: list[str]
 
 
+class ThrottledPublic(BaseModel):
+    detail: str
+    retry_after: int = Field(description="Seconds to wait, as the Retry-After header says.")
+
+
 class TrainRunOutcome(BaseModel):
     """What POST /api/training/train/ answers: 201 done, 202 still running, 400/500 failed."""
 
@@ -382,3 +387,21 @@ class SchedulePublic(BaseModel):
 class SchedulesPublic(BaseModel):
     schedules: list[SchedulePublic]
     count: int
+
+
+class AuditEntryPublic(BaseModel):
+    id: int
+    at: datetime
+    actor: str | None = Field(description="A user name (the one tried, for a login), `cli:<os user>`, or a flow.")
+    action: str
+    outcome: str = Field(description="ok, failed or throttled")
+    target: str | None = Field(description="What it was done to: a user, a token id, a run id, an alias, a schedule")
+    address: str | None = Field(description="The client's address, for a login")
+    detail: dict[str, Any]
+
+
+class AuditPublic(BaseModel):
+    total: int = Field(description="Entries matching the filters")
+    limit: int
+    offset: int
+    entries: list[AuditEntryPublic] = Field(description="Newest first")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from cli.audit import audit_command
 from cli.cluster import image_app, pools_app
 from cli.datasets import datasets_app
 from cli.models import models_app
@@ -25,6 +26,7 @@ app.add_typer(datasets_app, name="datasets")
 app.add_typer(image_app, name="image")
 app.add_typer(pools_app, name="pools")
 app.add_typer(schedules_app, name="schedules")
+app.command("audit")(audit_command)
 logger = logging.getLogger("trainyard")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from trainyard.durations import parse_duration
 from trainyard.registry import users
 from trainyard.registry.auth import parse_role
 
@@ -44,6 +45,19 @@ def list_() -> None:
         typer.echo(f"{user.username:<24} {user.role:<10} {status:<9} tokens={user.tokens}  since {since}")
 
 
+@users_app.command("role")
+def role(
+    username: str,
+    new_role: str = typer.Argument(..., metavar="ROLE", help="admin, hr_staff or manager."),
+) -> None:
+    """Change a user's role (their existing tokens carry the new one within TRAINYARD_TOKEN_CACHE_SECONDS)."""
+    try:
+        previous, current = users.set_role(username, new_role)
+    except users.UserError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"{username}: {previous} -> {current}")
+
+
 @users_app.command("disable")
 def disable(username: str) -> None:
     """Lock a user out: no login, and every token of theirs is revoked. Their runs keep their name."""
@@ -65,20 +79,31 @@ def enable(username: str) -> None:
 
 
 @tokens_app.command("create")
-def create(username: str) -> None:
+def create(
+    username: str,
+    expires: str | None = typer.Option(None, "--expires", help="Valid for this long: 90d, 12h, 30m, 2w. "
+                                       "Not given: until revoked."),
+) -> None:
     """Create an API token for a user and print it (once)."""
     try:
-        typer.echo(users.create_token(username))
+        lifetime = parse_duration(expires) if expires is not None else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--expires") from None
+    try:
+        typer.echo(users.create_token(username, lifetime))
     except users.UserError as exc:
         raise _fail(exc) from None
 
 
 @tokens_app.command("list")
 def tokens_list(username: str | None = typer.Argument(None, help="Only this user's tokens.")) -> None:
-    """Tokens by id, owner and creation time (the tokens themselves are not stored)."""
+    """Tokens by id, owner, creation and expiry time (the tokens themselves are not stored)."""
     for token in users.list_tokens(username):
         created = f"{token.created_at:%Y-%m-%d %H:%M}"
-        typer.echo(f"{token.id:>6}  {token.username:<24} {created}  sha256 {token.digest_prefix}…")
+        expires = "never" if token.expires_at is None else f"{token.expires_at:%Y-%m-%d %H:%M}"
+        expires += " (expired)" if token.expired else ""
+        typer.echo(f"{token.id:>6}  {token.username:<24} {created}  expires_at {expires:<26} "
+                   f"sha256 {token.digest_prefix}…")  # fmt: skip
 
 
 @tokens_app.command("revoke")

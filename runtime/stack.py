@@ -286,13 +286,14 @@ class Stack:
                 )  # fmt: skip
 
     def start_api(self, timeout: float = 180, *, name: str = "api", port: int | None = None,
-                  env: dict[str, str] | None = None) -> str:  # fmt: skip
-        """Start an API process (``name``/``port``/``env`` start extra ones, e.g. for tests); its base URL."""
+                  env: dict[str, str] | None = None, workers: int | None = None) -> str:  # fmt: skip
+        """Start an API process (``name``/``port``/``env`` start extra ones, e.g. for tests) with ``workers``
+        uvicorn worker processes (the settings' ``api_workers`` by default); its base URL."""
         port = port or self.api_port
         # Keep-alive longer than uvicorn's 5 s default: clients reusing a pooled connection the
         # server has just closed get a reset (seen in bench/concurrency.py).
         args = [str(BIN / "uvicorn"), "api.main:app", "--host", "127.0.0.1", "--port", str(port),
-                "--timeout-keep-alive", "30"]  # fmt: skip
+                "--timeout-keep-alive", "30", "--workers", str(workers or get_settings().api_workers)]  # fmt: skip
         process = self._start(name, args, env)
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/health", timeout, process=process, log_file=self.logs / f"{name}.log")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +35,47 @@ def _isolated_settings(sandbox: Path) -> Iterator[None]:
     yield
     patch.undo()
     get_settings.cache_clear()
+
+
+TOKEN_SHAPE = re.compile(rb"(?<![0-9a-f])[0-9a-f]{40}(?![0-9a-f])")  # secrets.token_hex(20), as issue_token makes
+LOG_SUFFIXES = {".log", ".db", ".db-wal", ".out", ".err"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_token_in_any_log(sandbox: Path, _isolated_settings: None) -> Iterator[None]:
+    """After the whole run, no log file (the stack's process logs, flow runs' own, Prefect's database with its
+    run logs) holds a token: every token issued in this process, and every one the registry holds at the end
+    (the API's logins, the CLI's), is looked for by its sha256."""
+    from sqlalchemy import event, select
+
+    from trainyard.registry.db import session_scope
+    from trainyard.registry.models import ApiToken
+
+    issued: set[str] = set()
+
+    def remember(_mapper: object, _connection: object, token: ApiToken) -> None:
+        issued.add(token.token_sha256)
+
+    event.listen(ApiToken, "before_insert", remember)
+    yield
+    event.remove(ApiToken, "before_insert", remember)
+    with session_scope() as session:
+        issued |= set(session.scalars(select(ApiToken.token_sha256)))
+    leaks = tokens_in_logs(sandbox, issued)
+    assert not leaks, leaks
+
+
+def tokens_in_logs(root: Path, digests: set[str]) -> list[str]:
+    """``path: token sha256 prefix`` for each token (known by its digest) written in a log file under ``root``."""
+    from trainyard.registry.auth import token_digest
+
+    leaks = []
+    for path in root.rglob("*"):
+        if path.suffix in LOG_SUFFIXES and path.is_file():
+            found = {match.decode() for match in TOKEN_SHAPE.findall(path.read_bytes())}
+            leaks += [f"{path}: token sha256 {token_digest(t)[:12]}…" for t in sorted(found)
+                      if token_digest(t) in digests]  # fmt: skip
+    return leaks
 
 
 @pytest.fixture(scope="session", autouse=True)

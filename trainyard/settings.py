@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from trainyard.durations import parse_duration
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,6 +66,36 @@ class Settings(BaseSettings):
         description="How long the API remembers which user a token belongs to (by its digest); a token removed "
         "from the registry or a changed role takes effect within this. 0 checks the registry on every request.",
     )
+    token_lifetime: timedelta | None = Field(
+        None,
+        description="How long a token issued by `POST /api-token-auth/` is valid (90d, 12h, 30m; or seconds). "
+        "Unset (the default): tokens never expire, as before; `trainyard tokens create --expires` sets one token's.",
+    )
+    login_failures_per_user: int = Field(
+        5, gt=0, description="Failed logins for one user name from one address, within login_window_seconds, "
+        "before that pair is refused with 429."
+    )
+    login_failures_per_address: int = Field(
+        20, gt=0, description="Failed logins from one address for any user names before the address is refused."
+    )
+    login_failures_per_user_total: int = Field(
+        50, gt=0, description="Failed logins for one user name from all addresses before every address that failed "
+        "for it is refused (an address that has not failed for it, the real user's, still logs in)."
+    )
+    login_window_seconds: float = Field(
+        300.0, gt=0, description="Failures older than this (with no newer one) are forgotten."
+    )
+    login_delay_seconds: float = Field(
+        2.0, gt=0, description="The first refusal's Retry-After; each further failure past a limit doubles it."
+    )
+    login_max_delay_seconds: float = Field(900.0, gt=0, description="The longest Retry-After a refusal gives.")
+    login_throttle_max_entries: int = Field(
+        10_000, ge=100, description="Rows the throttle keeps in the registry at most (the least recent go first)."
+    )
+    api_workers: int = Field(
+        1, ge=1, le=64, description="uvicorn worker processes `trainyard up` runs the API with; they share the "
+        "login throttle through the registry."
+    )
     warm_start: bool = Field(
         True,
         description="`trainyard up` starts a warm server per pool that forks flow runs with Prefect and the ML "
@@ -90,6 +123,19 @@ class Settings(BaseSettings):
         description="How much a challenger must beat the champion's metric by (strictly more than this), in "
         "the metric's own unit.",
     )
+
+    @field_validator("token_lifetime", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip():
+            text = value.strip()
+            if text.replace(".", "", 1).isdigit():
+                return timedelta(seconds=float(text))
+            try:
+                return parse_duration(text)
+            except ValueError:
+                return text  # pydantic's own forms (ISO 8601: P90D), or its error
+        return value or None
 
     @property
     def models_dir(self) -> Path:

@@ -35,6 +35,7 @@ from trainyard.artifact_store import get_store
 from trainyard.errors import ArtifactError
 from trainyard.model_store import local_copy, verify
 from trainyard.params import MODEL_VERSION_PATTERN, ModelType
+from trainyard.registry import audit
 from trainyard.registry.aliases import (
     ALIAS_PATTERN,
     AliasChange,
@@ -45,6 +46,7 @@ from trainyard.registry.aliases import (
     remove_alias,
     set_alias,
 )
+from trainyard.registry.audit import Action
 from trainyard.registry.runs import list_model_versions
 from trainyard.registry.scoring import get_scoring
 from trainyard.settings import get_settings
@@ -163,16 +165,20 @@ def list_jobs(
 
 @router.delete("/train/job/{job_id}", response_model=CancelPublic, dependencies=[Depends(TRAIN)],
                responses=errors(400, 404, *AUTHED))  # fmt: skip
-def cancel_job(job_id: str, gateway: GatewayDep, _user: Trainer) -> CancelPublic:
+def cancel_job(job_id: str, gateway: GatewayDep, user: Trainer) -> CancelPublic:
     """Real cancellation: the worker terminates the run's process; sub-jobs of ``all`` are cancelled too."""
     job = _get_job(gateway, job_id)
     if job.status in TERMINAL_JOB_STATUSES:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"Cannot cancel job with status: {job.status}")
     # Sub-jobs first: once Cancelled, Prefect keeps them so, and their persist step registers nothing.
-    for child in gateway.children(job.id) if job.model_type == "all" else []:
-        if child.status not in TERMINAL_JOB_STATUSES:
-            gateway.cancel(child, has_own_process=False)
+    children = [child for child in (gateway.children(job.id) if job.model_type == "all" else [])
+                if child.status not in TERMINAL_JOB_STATUSES]  # fmt: skip
+    for child in children:
+        gateway.cancel(child, has_own_process=False)
     new_status = gateway.cancel(job)
+    audit.record(Action.RUN_CANCELLED, actor=user.username, target=job.id,
+                 detail={"job_type": job.model_type, "sub_jobs": [child.id for child in children],
+                         "status": str(new_status)})  # fmt: skip
     return CancelPublic(message=f"Job {job_id} cancelled successfully", job_id=job_id, status=new_status)
 
 

@@ -19,6 +19,9 @@ from api.responses import AUTHED, errors
 from api.schemas import ScheduleCreate, SchedulePublic, SchedulesPublic, ScheduleUpdate
 from trainyard.datasets.schedules import SCORE, Schedule, ScheduleError
 from trainyard.datasets.spec import NAME_PATTERN
+from trainyard.registry import audit
+from trainyard.registry.audit import Action
+from trainyard.registry.auth import Principal
 from trainyard.settings import get_settings
 
 router = APIRouter(tags=["schedules"])
@@ -58,7 +61,7 @@ def list_schedules(
 @router.post("/schedules", response_model=SchedulesPublic, status_code=201, dependencies=[Depends(TRAIN)],
              responses={200: {"model": SchedulesPublic, "description": "Every schedule existed already (same "
                               "dataset, job and time): its options were replaced"}, **errors(*AUTHED)})  # fmt: skip
-def create_schedule(body: ScheduleCreate, gateway: GatewayDep, response: Response, _user: Trainer) -> SchedulesPublic:
+def create_schedule(body: ScheduleCreate, gateway: GatewayDep, response: Response, user: Trainer) -> SchedulesPublic:
     """Declare a schedule: one Prefect schedule per family (or one score schedule), with its own parameters,
     on the family's deployment. The same dataset, job and time again is the same schedule (200)."""
     jobs = [(SCORE, body.score)] if body.score is not None else [(name, None) for name in body.families or []]
@@ -74,7 +77,15 @@ def create_schedule(body: ScheduleCreate, gateway: GatewayDep, response: Respons
         raise _invalid(field, str(exc), getattr(body, field)) from None
     if not any(created for _, created in added):
         response.status_code = status.HTTP_200_OK
+    for entry, created in added:
+        _audit(user, entry, "added" if created else "replaced")
     return _listing([entry for entry, _ in added])
+
+
+def _audit(user: Principal, entry: ListedSchedule, change: str) -> ListedSchedule:
+    audit.record(Action.SCHEDULE_CHANGED, actor=user.username, target=entry.schedule.id,
+                 detail={"change": change, "cron": entry.schedule.cron, "job": entry.schedule.job})  # fmt: skip
+    return entry
 
 
 def _found(call: Callable[[], ListedSchedule]) -> ListedSchedule:
@@ -87,13 +98,14 @@ def _found(call: Callable[[], ListedSchedule]) -> ListedSchedule:
 
 @router.patch("/schedules/{schedule_id}", response_model=SchedulePublic, dependencies=[Depends(TRAIN)],
               responses=errors(404, *AUTHED))  # fmt: skip
-def update_schedule(schedule_id: str, body: ScheduleUpdate, gateway: GatewayDep, _user: Trainer) -> SchedulePublic:
+def update_schedule(schedule_id: str, body: ScheduleUpdate, gateway: GatewayDep, user: Trainer) -> SchedulePublic:
     """Pause (``{"active": false}``) or resume a schedule, in its spec and in Prefect."""
-    return _public(_found(lambda: gateway.set_schedule_active(schedule_id, body.active)))
+    entry = _found(lambda: gateway.set_schedule_active(schedule_id, body.active))
+    return _public(_audit(user, entry, "resumed" if body.active else "paused"))
 
 
 @router.delete("/schedules/{schedule_id}", response_model=SchedulePublic, dependencies=[Depends(TRAIN)],
                responses=errors(404, *AUTHED))  # fmt: skip
-def delete_schedule(schedule_id: str, gateway: GatewayDep, _user: Trainer) -> SchedulePublic:
+def delete_schedule(schedule_id: str, gateway: GatewayDep, user: Trainer) -> SchedulePublic:
     """Remove a schedule from its spec and from Prefect (its future runs go with it); what it was."""
-    return _public(_found(lambda: gateway.remove_schedule(schedule_id)))
+    return _public(_audit(user, _found(lambda: gateway.remove_schedule(schedule_id)), "removed"))

@@ -19,7 +19,9 @@ from trainyard.datasets.registry import resolve_request
 from trainyard.datasets.rows import check_records
 from trainyard.errors import DatasetError, ModelNotFoundError, SchemaValidationError, SpecChangedError
 from trainyard.params import ScoreParams
+from trainyard.registry import audit
 from trainyard.registry.aliases import ALIAS_PATTERN
+from trainyard.registry.audit import Action
 from trainyard.scoring import ModelRef, Scorer, alias_scope, predict
 from trainyard.settings import get_settings
 
@@ -67,6 +69,8 @@ def start_scoring(body: ScoreRequest, gateway: GatewayDep, predictors: Predictor
         predictors.get(ref, alias_scope(ref, body.dataset, body.alias_dataset))  # 404/409 now; the model warms
     params = ScoreParams(**body.model_dump(), requested_by=user.username)
     job = gateway.trigger(SCORE_JOB, {"params": params.model_dump(mode="json")}, None)
+    audit.record(Action.RUN_STARTED, actor=user.username, target=job.id,
+                 detail={"job_type": SCORE_JOB, "model": body.model, "dataset": body.dataset})  # fmt: skip
     ui = get_settings().prefect_ui_url
     return TrainResponse(job_id=job.id, status=job.status, model_type=SCORE_JOB, message=f"Scoring {body.dataset} "
                          f"with {body.model}", prefect_ui_url=f"{ui}/runs/flow-run/{job.id}")  # fmt: skip

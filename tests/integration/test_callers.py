@@ -137,6 +137,7 @@ def test_a_second_user_made_with_the_cli_reads_and_cannot_train(live_stack: Clie
 
 
 PUBLIC = {("GET", "/health"), ("POST", "/api-token-auth/")}
+ADMIN_ONLY = {("GET", "/audit")}
 # A request per route that is authorised but stops at validation or lookup (nothing is trained).
 NO_SUCH_MODEL = "/train/models/xgboost/no-such-version"
 HARMLESS = {"/train/{model_type}": ("/train/xgboost", {"retrain": "yes"}), "/train": ("/train", {}),
@@ -162,14 +163,20 @@ def test_every_route_answers_401_without_a_token_and_403_to_a_role_without_the_r
             url, body = HARMLESS.get(path, (path, None))
             send = {"method": method.upper(), "url": url, **({"json": body} if body is not None else {})}
             assert live_stack.anonymous.request(**send).status_code == 401, send
+            if (method.upper(), path) in ADMIN_ONLY:
+                assert live_stack.manager.request(**send).status_code == 403, send
+                assert live_stack.hr.request(**send).status_code == 403, send
+                assert live_stack.admin.request(**send).status_code not in {401, 403}, send
+                checked += 1
+                continue
             writes = method.upper() in {"POST", "PATCH", "DELETE"}
             assert (live_stack.manager.request(**send).status_code == 403) == writes, send
             for allowed in (live_stack.admin, live_stack.hr):
                 assert allowed.request(**send).status_code not in {401, 403}, send
             checked += 1
-    # every authenticated operation: the two contracts, the aliases routes, /datasets, /score, /predict and
-    # the four /schedules routes
-    assert checked == 19, checked
+    # every authenticated operation: the two contracts, the aliases routes, /datasets, /score, /predict,
+    # the four /schedules routes and /audit (admins only)
+    assert checked == 20, checked
 
 
 def test_a_tampered_model_is_dropped_from_the_available_models(live_stack: Clients) -> None:

@@ -4,10 +4,11 @@ from fastapi.routing import APIRoute
 
 from api.deps import Allow
 from api.main import create_app
-from api.routers import auth, datasets, jobs, schedules, scoring, training
+from api.routers import audit, auth, datasets, jobs, schedules, scoring, training
 from api.routers.auth import PUBLIC_PATHS
 
-ROUTERS = (auth.router, jobs.router, training.router, datasets.router, scoring.router, schedules.router)
+ROUTERS = (auth.router, jobs.router, training.router, datasets.router, scoring.router, schedules.router,
+           audit.router)
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
 

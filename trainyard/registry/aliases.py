@@ -16,6 +16,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from trainyard.errors import RegistryError
+from trainyard.registry import audit
+from trainyard.registry.audit import Action
 from trainyard.registry.db import session_scope
 from trainyard.registry.models import (
     AliasEvent,
@@ -120,6 +122,9 @@ def compare_and_set(
                     return None
             session.add(AliasEvent(model_type=model_type, dataset=dataset, alias=alias, version=version,
                                    previous_version=expected, actor=actor, reason=reason, at=at))  # fmt: skip
+            audit.record(Action.ALIAS_SET, actor=actor, target=f"{model_type}@{alias}", session=session,
+                         detail={"dataset": dataset, "version": version, "previous_version": expected,
+                                 "reason": reason})  # fmt: skip
     except IntegrityError:
         return None  # another writer created it first
     return AliasChange(model_type, dataset, alias, version, expected, actor, at, reason)
@@ -157,6 +162,8 @@ def remove_alias(model_type: str, version: str, alias: str, actor: str) -> Alias
             raise AliasConflict(f"{model_type} {version} does not carry alias {alias!r}")
         session.add(AliasEvent(model_type=model_type, dataset=dataset, alias=alias, version=None,
                                previous_version=version, actor=actor, reason="removed", at=at))  # fmt: skip
+        audit.record(Action.ALIAS_REMOVED, actor=actor, target=f"{model_type}@{alias}", session=session,
+                     detail={"dataset": dataset, "previous_version": version})  # fmt: skip
     return AliasChange(model_type, dataset, alias, None, version, actor, at, "removed")
 
 

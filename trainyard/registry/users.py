@@ -3,17 +3,22 @@
 A disabled user keeps their row (runs name them as ``trained_by``) but can neither log in nor use a
 token: their tokens are deleted and their password hash is locked with a ``!`` prefix, the way
 ``passwd -l`` locks a Unix account. Enabling them again unlocks the hash; tokens must be issued anew.
+
+Every change is written to the audit trail, in the transaction that makes it, with ``actor`` (by default
+the operating-system user running the command line).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select
 
 from trainyard.errors import TrainyardError
-from trainyard.registry.auth import LOCKED, create_user, issue_token, parse_role
+from trainyard.registry import audit
+from trainyard.registry.audit import Action, command_line_actor
+from trainyard.registry.auth import LOCKED, Role, create_user, issue_token, parse_role
 from trainyard.registry.db import session_scope
 from trainyard.registry.models import ApiToken, User
 
@@ -37,18 +42,41 @@ class TokenSummary:
     username: str
     created_at: datetime
     digest_prefix: str
+    expires_at: datetime | None = None
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= datetime.now(UTC)
 
 
-def add_user(username: str, password: str, role: str) -> None:
+def _role(role: str) -> Role:
     try:
-        parsed = parse_role(role)
+        return parse_role(role)
     except ValueError:
         raise UserError(
             f"unknown role {role!r}; roles: admin, hr_staff, manager (or DRH, RESPONSABLE_RH, MANAGER)"
         ) from None
+
+
+def add_user(username: str, password: str, role: str, *, actor: str | None = None) -> None:
+    parsed = _role(role)
     if _user_id(username, required=False) is not None:
         raise UserError(f"user {username!r} already exists")
     create_user(username, password, parsed)
+    audit.record(Action.USER_ADDED, actor=actor or command_line_actor(), target=username, detail={"role": parsed})
+
+
+def set_role(username: str, role: str, *, actor: str | None = None) -> tuple[str, str]:
+    """Give ``username`` another role (their tokens carry it within TRAINYARD_TOKEN_CACHE_SECONDS); (old, new)."""
+    parsed = _role(role)
+    user_id = _user_id(username)
+    with session_scope() as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        previous, user.role = user.role, str(parsed)
+        audit.record(Action.ROLE_CHANGED, actor=actor or command_line_actor(), target=username,
+                     detail={"from": previous, "to": str(parsed)}, session=session)  # fmt: skip
+    return previous, str(parsed)
 
 
 def list_users() -> list[UserSummary]:
@@ -60,7 +88,7 @@ def list_users() -> list[UserSummary]:
         ]
 
 
-def set_disabled(username: str, disabled: bool) -> int:
+def set_disabled(username: str, disabled: bool, *, actor: str | None = None) -> int:
     """Lock (and revoke every token of) or unlock ``username``; returns how many tokens were revoked."""
     user_id = _user_id(username)
     with session_scope() as session:
@@ -72,17 +100,24 @@ def set_disabled(username: str, disabled: bool) -> int:
         elif not disabled and locked:
             user.password_hash = user.password_hash.removeprefix(LOCKED)
         revoked = session.execute(delete(ApiToken).where(ApiToken.user_id == user_id)).rowcount if disabled else 0
+        audit.record(Action.USER_DISABLED if disabled else Action.USER_ENABLED, actor=actor or command_line_actor(),
+                     target=username, detail={"tokens_revoked": int(revoked or 0)}, session=session)  # fmt: skip
     return int(revoked or 0)
 
 
-def create_token(username: str) -> str:
-    """A new token for an enabled user (shown once: only its sha256 is stored)."""
+def create_token(username: str, expires: timedelta | None = None, *, actor: str | None = None) -> str:
+    """A new token for an enabled user, valid for ``expires`` (None: until revoked); shown once, only its
+    sha256 is stored."""
     user_id = _user_id(username)
+    assert user_id is not None
     with session_scope() as session:
         user = session.get(User, user_id)
         if user is not None and user.password_hash.startswith(LOCKED):
             raise UserError(f"user {username!r} is disabled; enable them first")
-    return issue_token(user_id)
+    token = issue_token(user_id, expires)
+    audit.record(Action.TOKEN_CREATED, actor=actor or command_line_actor(), target=username,
+                 detail={"expires_in_s": expires.total_seconds() if expires else None})  # fmt: skip
+    return token
 
 
 def list_tokens(username: str | None = None) -> list[TokenSummary]:
@@ -90,10 +125,11 @@ def list_tokens(username: str | None = None) -> list[TokenSummary]:
     if username is not None:
         query = query.where(User.username == username)
     with session_scope() as session:
-        return [TokenSummary(t.id, name, t.created_at, t.token_sha256[:12]) for t, name in session.execute(query)]
+        return [TokenSummary(t.id, name, t.created_at, t.token_sha256[:12], t.expires_at)
+                for t, name in session.execute(query)]  # fmt: skip
 
 
-def revoke_tokens(*, token_id: int | None = None, username: str | None = None) -> int:
+def revoke_tokens(*, token_id: int | None = None, username: str | None = None, actor: str | None = None) -> int:
     """Delete one token (by id) or every token of a user; returns how many were revoked."""
     query = delete(ApiToken)
     if token_id is not None:
@@ -104,6 +140,10 @@ def revoke_tokens(*, token_id: int | None = None, username: str | None = None) -
         raise UserError("name a token id or a user")
     with session_scope() as session:
         revoked = int(session.execute(query).rowcount or 0)
+        if revoked:
+            audit.record(Action.TOKEN_REVOKED, actor=actor or command_line_actor(),
+                         target=f"token {token_id}" if token_id is not None else username,
+                         detail={"tokens_revoked": revoked}, session=session)  # fmt: skip
     if revoked == 0:
         raise UserError(f"no token with id {token_id}" if token_id is not None else f"{username!r} has no tokens")
     return revoked
