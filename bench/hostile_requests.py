@@ -1,7 +1,8 @@
 """Hostile requests: bodies too large to read, and password guessing, against the API as it runs.
 
-    .venv/bin/python bench/hostile_requests.py --repeats 3 --guesses 1000 --names 100000
-    .venv/bin/python bench/hostile_requests.py --repeats 1 --scale 0.05 --guesses 100 --names 2000   # smoke (CI)
+    .venv/bin/python bench/hostile_requests.py --repeats 3 --guesses 1000 --names 100000 --patient-seconds 60
+    .venv/bin/python bench/hostile_requests.py --repeats 1 --scale 0.2 --guesses 60 --names 1000 \
+        --patient-seconds 3   # smoke (CI)
 
 Bodies: the API with its 1 MiB limit beside the same API with TRAINYARD_MAX_REQUEST_BYTES at 1 GiB, which
 is how every request was read before the limit (error bodies are bounded in both).
@@ -83,7 +84,22 @@ def flood(url: str, username: str, guesses: int, address: str = ATTACKER) -> dic
             "last Retry-After s": float(answers[-1][2])}  # fmt: skip
 
 
-def logins_part(stack: object, admin: httpx.Client, guesses: int, names: int) -> None:
+def patient(url: str, username: str, seconds: float, address: str) -> tuple[int, list[int]]:
+    """An attacker who waits each Retry-After out: (passwords checked in ``seconds``, the waits given)."""
+    checked, waits = 0, []
+    deadline = time.monotonic() + seconds
+    with httpx.Client(base_url=url, timeout=60) as client:
+        while time.monotonic() < deadline:
+            answer = login(client, username, f"patient-{checked}", address)
+            if answer.status_code == 429:
+                waits.append(int(answer.headers["Retry-After"]))
+                time.sleep(min(waits[-1], max(0.0, deadline - time.monotonic())))
+            else:
+                checked += 1
+    return checked, waits
+
+
+def logins_part(stack: object, admin: httpx.Client, guesses: int, names: int, patient_s: float) -> None:
     from runtime.processes import free_port
     from trainyard.registry import throttle, users
 
@@ -91,7 +107,7 @@ def logins_part(stack: object, admin: httpx.Client, guesses: int, names: int) ->
     unthrottled = stack.start_api(name="api-unthrottled", port=free_port(), workers=2,  # type: ignore[attr-defined]
                                   env=UNTHROTTLED)  # fmt: skip
     passwords = {}
-    for who in ("victim-a", "victim-b", "victim-c"):
+    for who in ("victim-a", "victim-b", "victim-c", "victim-d", "victim-e"):
         passwords[who] = uuid.uuid4().hex
         users.add_user(who, passwords[who], "hr_staff", actor="bench")
 
@@ -100,6 +116,13 @@ def logins_part(stack: object, admin: httpx.Client, guesses: int, names: int) ->
     print(f"\n{guesses} wrong passwords for one user from one address, back to back (2 uvicorn workers each)\n")
     print(table(["measure", "ours", "unthrottled", "ratio ours / unthrottled"],
                 [[k, mine[k], raw[k], mine[k] / raw[k] if raw[k] else "-"] for k in mine]))  # fmt: skip
+
+    # 1b. An attacker who waits out every Retry-After.
+    mine_n, mine_waits = patient(ours, "victim-d", patient_s, "203.0.113.60")
+    raw_n, _ = patient(unthrottled, "victim-e", patient_s, "203.0.113.61")
+    print(f"\nAn attacker who waits out each Retry-After, for {patient_s:.0f} s\n")
+    print(table(["passwords checked", "ours", "unthrottled", "ratio ours / unthrottled", "ours: the waits given (s)"],
+                [["in all", mine_n, raw_n, mine_n / max(raw_n, 1), " ".join(map(str, mine_waits))]]))  # fmt: skip
 
     # 2. The same flood (another user, another attacking address) while the real user logs in from their own.
     latencies: list[float] = []
@@ -191,13 +214,14 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="size of the two large bodies (1 = 13 MB / 10 MB)")
     parser.add_argument("--guesses", type=int, default=1000, help="wrong passwords per flood")
     parser.add_argument("--names", type=int, default=100_000, help="made-up user names in the names flood")
+    parser.add_argument("--patient-seconds", type=float, default=60, help="how long the patient attacker goes on")
     parser.add_argument("--part", choices=["bodies", "logins", "all"], default="all")
     args = parser.parse_args()
     with isolated_stack() as (stack, api):
         if args.part in ("bodies", "all"):
             bodies_part(stack, api, args.repeats, args.scale)
         if args.part in ("logins", "all"):
-            logins_part(stack, api, args.guesses, args.names)
+            logins_part(stack, api, args.guesses, args.names, args.patient_seconds)
 
 
 def bodies_part(stack: object, api: httpx.Client, repeats: int, scale: float) -> None:

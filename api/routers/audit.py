@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -23,12 +23,15 @@ ADMIN_ONLY = Allow()  # no role but admin
 def read_audit(
     _admin: Annotated[Principal, Depends(ADMIN_ONLY)],
     user: Annotated[str | None, Query(max_length=150, description="Only what this user did or tried")] = None,
-    since: Annotated[datetime | None, Query(description="Only entries at or after this time (ISO 8601)")] = None,
+    since: Annotated[datetime | None, Query(description="Only entries at or after this time (ISO 8601; UTC when "
+                                                  "it has no offset)")] = None,
     action: Annotated[Action | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> AuditPublic:
     """Audit entries, newest first, paginated: who did what, when, from where, and how it ended."""
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)  # a time without an offset is read as UTC, as every time here is
     total, entries = audit.read(user=user, since=since, action=action, limit=limit, offset=offset)
     return AuditPublic(total=total, limit=limit, offset=offset,
                        entries=[AuditEntryPublic(**asdict(entry)) for entry in entries])  # fmt: skip

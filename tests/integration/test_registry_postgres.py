@@ -1,5 +1,6 @@
 """The registry's own tests again, on PostgreSQL (Debian's server, started by the ``postgres`` fixture):
-what the multi-host setup runs on."""
+what the multi-host setup runs on. The login throttle's and audit trail's too (upserts, the append-only
+trigger)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.services import Postgres
-from tests.unit.test_registry import *  # noqa: F403  (each test runs here again, on PostgreSQL)
+from tests.unit.test_login_throttle import *  # noqa: F403  (each test runs here again, on PostgreSQL)
+from tests.unit.test_registry import *  # noqa: F403
 from trainyard.registry.db import get_engine
 from trainyard.settings import get_settings
 
