@@ -162,6 +162,10 @@ def test_only_admins_read_the_audit_and_the_cli_reads_it_too(live_stack: Clients
     page = live_stack.admin.get("/audit", params={"limit": 2, "offset": 1})
     assert page.status_code == 200 and len(page.json()["entries"]) == 2 and page.json()["total"] > 3
     assert live_stack.admin.get("/audit", params={"action": "no-such"}).status_code == 422
+    for since in ("0.5", "yesterday"):  # not a Unix time, not free text: ISO 8601 only
+        refused = live_stack.admin.get("/audit", params={"since": since})
+        assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["query", "since"], refused.text
+    assert live_stack.admin.get("/audit", params={"since": "2026-01-01T00:00:00"}).status_code == 200
     out = _cli("audit", "--since", "1h", "--action", "user.role_changed")
     line = next(row for row in out.splitlines() if name in row)
     assert "cli:tests" in line and "from=hr_staff" in line and "to=manager" in line, out
