@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from trainyard.errors import UnsupportedTaskError
+from trainyard.search_space import SearchSpace
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -73,6 +74,8 @@ class ModelFamily:
     libraries: tuple[str, ...] = ()  # distributions whose versions its runs record
     skops_types: frozenset[str] = field(default_factory=frozenset)  # types its skops files may hold
     smoke_hyperparameters: dict[str, Any] = field(default_factory=dict)  # a fit of about a second, for tests
+    # What a sweep may vary (trainyard.search_space), inside the hyperparameters' bounds; empty: not sweepable
+    search_space: SearchSpace = field(default_factory=dict)
 
     @property
     def tasks(self) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from trainyard import cancellation, progress
 from trainyard.estimators import LabelEncodedClassifier
 from trainyard.families.base import Hyperparameters, ModelFamily
 from trainyard.families.storage import classes_of, save_preprocessor, with_preprocessor
+from trainyard.search_space import FloatRange, IntRange
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -116,4 +117,13 @@ FAMILY = ModelFamily(
     preload=("lightgbm",),
     libraries=("lightgbm",),
     smoke_hyperparameters={"n_estimators": 20},
+    search_space={
+        "n_estimators": IntRange(50, 1000, log=True),
+        "num_leaves": IntRange(8, 256, log=True),
+        "learning_rate": FloatRange(0.005, 0.3, log=True),
+        "subsample": FloatRange(0.5, 1.0),
+        "colsample_bytree": FloatRange(0.5, 1.0),
+        "min_child_samples": IntRange(5, 100, log=True),
+        "reg_lambda": FloatRange(1e-3, 100.0, log=True),
+    },
 )

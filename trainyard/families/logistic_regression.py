@@ -8,6 +8,7 @@ from pydantic import Field
 
 from trainyard.families.base import Hyperparameters, ModelFamily
 from trainyard.families.storage import save_skops_pipeline, skops_pipeline_loader
+from trainyard.search_space import Choice, FloatRange
 
 SKOPS_TYPES = frozenset({"sklearn.linear_model._logistic.LogisticRegression"})
 
@@ -36,4 +37,5 @@ FAMILY = ModelFamily(
     preload=("sklearn.linear_model",),
     skops_types=SKOPS_TYPES,
     smoke_hyperparameters={"max_iter": 200},
+    search_space={"C": FloatRange(1e-3, 1e3, log=True), "class_weight": Choice((None, "balanced"))},
 )

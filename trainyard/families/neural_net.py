@@ -16,6 +16,7 @@ from trainyard.devices import choose
 from trainyard.estimators import LabelEncodedClassifier
 from trainyard.families.base import Hyperparameters, ModelFamily
 from trainyard.families.storage import classes_of, save_preprocessor, with_preprocessor
+from trainyard.search_space import Choice, FloatRange, IntRange
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -247,4 +248,11 @@ FAMILY = ModelFamily(
     preload=("torch", "safetensors.torch"),
     libraries=("torch", "safetensors"),
     smoke_hyperparameters={"epochs": 3},
+    search_space={
+        "dropout": FloatRange(0.0, 0.5),
+        "learning_rate": FloatRange(1e-4, 3e-2, log=True),
+        "weight_decay": FloatRange(1e-6, 1e-2, log=True),
+        "epochs": IntRange(10, 100, log=True),
+        "batch_size": Choice((64, 128, 256, 512)),
+    },
 )

@@ -11,6 +11,7 @@ from pydantic import Field
 from trainyard import cancellation, progress
 from trainyard.families.base import Hyperparameters, ModelFamily, classifier_only
 from trainyard.families.storage import save_skops_pipeline, skops_pipeline_loader
+from trainyard.search_space import Choice, IntRange
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -82,4 +83,11 @@ FAMILY = ModelFamily(
     preload=("sklearn.ensemble",),
     skops_types=SKOPS_TYPES,
     smoke_hyperparameters={"n_estimators": 20},
+    search_space={
+        "n_estimators": IntRange(50, 500, log=True),
+        "max_depth": IntRange(3, 40),
+        "min_samples_split": IntRange(2, 20),
+        "min_samples_leaf": IntRange(1, 10),
+        "max_features": Choice(("sqrt", "log2", None)),
+    },
 )

@@ -12,6 +12,7 @@ from trainyard.devices import choose, cuda_device_count
 from trainyard.estimators import LabelEncodedClassifier
 from trainyard.families.base import Hyperparameters, ModelFamily
 from trainyard.families.storage import classes_of, save_preprocessor, with_preprocessor
+from trainyard.search_space import FloatRange, IntRange
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -101,4 +102,13 @@ FAMILY = ModelFamily(
     preload=("xgboost",),
     libraries=("xgboost",),
     smoke_hyperparameters={"n_estimators": 20},
+    search_space={
+        "n_estimators": IntRange(50, 1000, log=True),
+        "max_depth": IntRange(2, 12),
+        "learning_rate": FloatRange(0.005, 0.3, log=True),
+        "subsample": FloatRange(0.5, 1.0),
+        "colsample_bytree": FloatRange(0.5, 1.0),
+        "min_child_weight": FloatRange(0.1, 20.0, log=True),
+        "reg_lambda": FloatRange(1e-3, 100.0, log=True),
+    },
 )
