@@ -1,4 +1,4 @@
-"""A family's hyperparameter search space (the sweeps of issue #35): which hyperparameters a search may vary,
+"""A family's hyperparameter search space, for sweeps: which hyperparameters a search may vary,
 over what range, on what scale. Declared in the family's own module (``ModelFamily.search_space``), checked
 against the family's hyperparameter bounds, narrowed by a request's overrides, and handed to Optuna as its
 own distributions (``to_optuna``: Optuna is imported only there, by the sweep that samples)."""
