@@ -72,7 +72,6 @@ def test_a_declared_space_outside_the_bounds_is_found() -> None:
 
 
 def test_the_spaces_become_optuna_distributions() -> None:
-    pytest.importorskip("optuna")
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
     space = get_family("random-forest").search_space
