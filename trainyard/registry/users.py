@@ -4,8 +4,8 @@ A disabled user keeps their row (runs name them as ``trained_by``) but can neith
 token: their tokens are deleted and their password hash is locked with a ``!`` prefix, the way
 ``passwd -l`` locks a Unix account. Enabling them again unlocks the hash; tokens must be issued anew.
 
-Every change is written to the audit trail, in the transaction that makes it, with ``actor`` (by default
-the operating-system user running the command line).
+Every change is written to the audit trail with ``actor`` (by default the operating-system user running the
+command line); a role change, a disable, an enable and a revocation in the very transaction that makes it.
 """
 
 from __future__ import annotations
