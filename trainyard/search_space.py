@@ -104,12 +104,8 @@ def _override(family: ModelFamily, name: str, dimension: Dimension, override: di
             raise SearchSpaceError(f"{name}: choices must not be empty", name)
         narrowed_dimension: Dimension = Choice(options)
     else:
-        kind = type(dimension)
-        try:
-            low, high = override.get("low", dimension.low), override.get("high", dimension.high)
-            narrowed_dimension = kind(low, high, bool(override.get("log", dimension.log)))
-        except (TypeError, ValueError) as exc:
-            raise SearchSpaceError(f"{name}: {exc}", name) from None
+        low, high = override.get("low", dimension.low), override.get("high", dimension.high)
+        narrowed_dimension = type(dimension)(low, high, bool(override.get("log", dimension.log)))
     _inside(family, name, narrowed_dimension)
     return narrowed_dimension
 

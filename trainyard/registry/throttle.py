@@ -20,11 +20,11 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, case, delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from trainyard.registry.db import get_engine, session_scope
+from trainyard.registry.db import session_scope
 from trainyard.registry.models import LoginThrottleEntry
 from trainyard.settings import Settings, get_settings
 
@@ -64,11 +64,10 @@ def record_failure(username: str, address: str, now: datetime | None = None) -> 
     now = now or datetime.now(UTC)
     cutoff = now - timedelta(seconds=settings.login_window_seconds)
     limits = _limits(settings)
-    engine = get_engine()
     started = 0.0
     with session_scope() as session:
         for kind, key in _keys(username, address).items():
-            failures = _count(session, engine, key, now, cutoff)
+            failures = _count(session, key, now, cutoff)
             if failures >= limits[kind]:
                 delay = min(settings.login_delay_seconds * 2 ** (failures - limits[kind]),
                             settings.login_max_delay_seconds)  # fmt: skip
@@ -98,10 +97,10 @@ def seconds_header(wait: float) -> str:
     return str(max(1, math.ceil(wait)))
 
 
-def _count(session: Session, engine: Engine, key: str, now: datetime, cutoff: datetime) -> int:
+def _count(session: Session, key: str, now: datetime, cutoff: datetime) -> int:
     # One upsert statement: a write from its first statement, so two API processes counting the same key
     # serialise on it (no read-then-write race, no SQLite lock upgrade failing at once).
-    dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
+    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
     table = LoginThrottleEntry.__table__
     insert = dialect.insert(table).values(key=key, failures=1, last_failure_at=now, blocked_until=None)
     # A failure counts on from the last one, or from the end of the block it caused: a block longer than
